@@ -1,0 +1,263 @@
+"""ReCoPipeline: instruction-based video editing on diffusers' Wan VACE model.
+
+One call reads as the method does: check inputs, fit the source to the per-half size and a 4n+1
+length, build the [source | target] canvas and its VACE context, encode, denoise both halves with
+classifier-free guidance, and decode only the target half.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator
+
+import torch
+
+from .. import layout
+from ..errors import ReCoInputError
+from ..frames import fit_length, resize_frames
+from .denoise import Anchor, FixedAnchor, StepInfo, denoise
+from .options import EditOptions
+from .schedule import make_scheduler
+
+TEXT_LENGTH = 512
+
+
+@dataclass
+class EditResult:
+    """The edit (target half, [T, H, W, C] in 0..1), the source as edited, and the canvas latent."""
+
+    frames: torch.Tensor
+    source: torch.Tensor
+    canvas_latent: torch.Tensor
+    options: EditOptions
+    region: torch.Tensor | None = None  # pixel mask [T, H, W] of the region used, when one was
+
+    @property
+    def side_by_side(self) -> torch.Tensor:
+        return layout.build_canvas(self.source, self.frames)
+
+
+@dataclass
+class Prompt:
+    """Instruction embeddings [1, 512, D] for the positive and (optional) negative branch."""
+
+    positive: torch.Tensor
+    negative: torch.Tensor | None = None
+
+
+def pad_text(embeddings: torch.Tensor, length: int = TEXT_LENGTH) -> torch.Tensor:
+    """Zero-pad (or cut) instruction embeddings [B, L, D] to `length` tokens, as Wan does."""
+    if embeddings.ndim == 2:
+        embeddings = embeddings.unsqueeze(0)
+    if embeddings.shape[1] >= length:
+        return embeddings[:, :length]
+    padding = embeddings.new_zeros(embeddings.shape[0], length - embeddings.shape[1], embeddings.shape[2])
+    return torch.cat([embeddings, padding], dim=1)
+
+
+class ReCoPipeline:
+    """Edits a clip given an instruction. Components are diffusers models; the text encoder is optional
+    (embeddings can be handed in ready-made, which is how ComfyUI's text encoder output plugs in)."""
+
+    def __init__(self, transformer, vae, text_encoder=None, *, device: str | torch.device | None = None,
+                 offload: bool = False):
+        self.transformer = transformer
+        self.vae = vae
+        self.text_encoder = text_encoder
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.offload = offload
+        if not offload:
+            for module in self._modules():
+                module.to(self.device)
+
+    # ------------------------------------------------------------------------------------------- memory
+
+    def _modules(self) -> list[torch.nn.Module]:
+        modules = [self.transformer, self.vae]
+        encoder = getattr(self.text_encoder, "model", None)
+        if isinstance(encoder, torch.nn.Module):
+            modules.append(encoder)
+        return modules
+
+    @contextlib.contextmanager
+    def _on_device(self, module) -> Iterator[None]:
+        """With model offload, a component visits the compute device only while it works."""
+        if not self.offload or not isinstance(module, torch.nn.Module):
+            yield
+            return
+        module.to(self.device)
+        try:
+            yield
+        finally:
+            module.to("cpu")
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+    def enable_vae_tiling(self, **kwargs) -> None:
+        """Encode/decode in overlapping spatial tiles (less memory; use the same setting for training and edits)."""
+        self.vae.enable_tiling(**kwargs)
+
+    def enable_vae_slicing(self) -> None:
+        """Encode/decode one clip of a batch at a time."""
+        self.vae.enable_slicing()
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return next(self.transformer.parameters()).dtype
+
+    # ------------------------------------------------------------------------------------------- text
+
+    def encode_prompt(self, instruction: str, negative_prompt: str | None) -> Prompt:
+        if self.text_encoder is None:
+            raise ReCoInputError("instruction", "was given as text but the pipeline has no text encoder",
+                                 "Load a text encoder (--text-encoder DIR) or pass prompt embeddings.")
+        with self._on_device(getattr(self.text_encoder, "model", None)):
+            texts = [instruction] + ([negative_prompt] if negative_prompt is not None else [])
+            embeddings = self.text_encoder.encode(texts, max_length=TEXT_LENGTH)
+        negative = embeddings[1:2] if negative_prompt is not None else None
+        return Prompt(embeddings[:1], negative)
+
+    def _check_text_width(self, prompt: Prompt) -> None:
+        expected = self.transformer.config.text_dim
+        if prompt.positive.shape[-1] != expected:
+            raise ReCoInputError("prompt_embeds", f"have width {prompt.positive.shape[-1]} but the model expects "
+                                 f"{expected}", "Use the text encoder that belongs to this model (UMT5-XXL for Wan).")
+
+    # ------------------------------------------------------------------------------------------- VAE
+
+    def _latent_stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        config = self.vae.config
+        shape = (1, config.z_dim, 1, 1, 1)
+        mean = torch.tensor(config.latents_mean, dtype=torch.float32, device=like.device).view(shape)
+        std = torch.tensor(config.latents_std, dtype=torch.float32, device=like.device).view(shape)
+        return mean, std
+
+    def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames [B?, T, H, W, C] in 0..1 -> normalised latents [B, 16, F, H/8, W/8] (distribution mode)."""
+        if frames.ndim == 4:
+            frames = frames.unsqueeze(0)
+        video = frames.permute(0, 4, 1, 2, 3) * 2 - 1
+        vae_dtype = next(self.vae.parameters()).dtype
+        with self._on_device(self.vae), torch.no_grad():
+            latents = self.vae.encode(video.to(self.device, vae_dtype)).latent_dist.mode().float()
+        mean, std = self._latent_stats(latents)
+        return (latents - mean) / std
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents [1, 16, F, h, w] -> frames [T, H, W, C] in 0..1."""
+        mean, std = self._latent_stats(latents)
+        vae_dtype = next(self.vae.parameters()).dtype
+        with self._on_device(self.vae), torch.no_grad():
+            video = self.vae.decode((latents * std + mean).to(self.device, vae_dtype), return_dict=False)[0]
+        return ((video.float().clamp(-1, 1) + 1) / 2)[0].permute(1, 2, 3, 0).cpu()
+
+    # ------------------------------------------------------------------------------------------- steps
+
+    def prepare_source(self, source: torch.Tensor, options: EditOptions) -> torch.Tensor:
+        """Resize the source to the per-half size and trim it to the clip length."""
+        if source.ndim != 4 or source.shape[-1] not in (3, 4):
+            raise ReCoInputError("source", f"has shape {tuple(source.shape)}, expected frames [T, H, W, 3]",
+                                 "Read the clip with reco_core.video.read_video.")
+        length = options.resolve_length(source.shape[0])
+        frames = fit_length(source[..., :3].float(), length)
+        return resize_frames(frames, options.width, options.height, options.resize_mode)
+
+    def vace_conditioning(self, source: torch.Tensor, first_frame: torch.Tensor | None, options: EditOptions):
+        """Encode the VACE context [source | grey], mask [0 | 1] -> control [1, 96, F, h, 2w] and the
+        clean source latent (the source half of the encoded inactive video)."""
+        if first_frame is not None:
+            first_frame = resize_frames(first_frame.reshape(-1, *first_frame.shape[-3:])[:1, ..., :3].float(),
+                                        options.width, options.height, options.resize_mode)[0]
+        context = layout.vace_context(source, first_frame=first_frame)
+        inactive, reactive = context.inactive_reactive()
+        latents = self.encode_frames(torch.stack([inactive, reactive]))
+        mask = context.mask_channels().unsqueeze(0).to(latents)
+        control = torch.cat([latents[:1], latents[1:], mask], dim=1)
+        source_latent, _ = layout.split_latent(latents[:1])
+        return control, source_latent
+
+    def velocity_fn(self, prompt: Prompt, control: torch.Tensor, options: EditOptions):
+        """The guided velocity v = v_uncond + cfg * (v_cond - v_uncond) on the canvas."""
+        dtype = self.compute_dtype
+        scale = torch.full((len(self.transformer.config.vace_layers),), options.vace_strength, device=self.device)
+        control = control.to(self.device, dtype)
+        positive = prompt.positive.to(self.device, dtype)
+        negative = None if prompt.negative is None or options.cfg == 1 else prompt.negative.to(self.device, dtype)
+
+        def predict(text: torch.Tensor, latents: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+            return self.transformer(
+                hidden_states=latents.to(self.device, dtype), timestep=timestep.expand(latents.shape[0]).to(self.device),
+                encoder_hidden_states=text, control_hidden_states=control, control_hidden_states_scale=scale,
+                return_dict=False,
+            )[0].float()
+
+        def velocity(latents: torch.Tensor, timestep: torch.Tensor, step: int) -> torch.Tensor:
+            with torch.no_grad():
+                conditional = predict(positive, latents, timestep)
+                if negative is None:
+                    return conditional
+                unconditional = predict(negative, latents, timestep)
+            return unconditional + options.cfg * (conditional - unconditional)
+
+        return velocity
+
+    def keep_source_anchor(self, source_latent: torch.Tensor, canvas_shape: torch.Size) -> Anchor:
+        """Hold the source half at the re-noised source latent at every step."""
+        clean = layout.join_latent(source_latent, source_latent)
+        mask = layout.half_mask(tuple(canvas_shape), "source", device=source_latent.device)
+        return FixedAnchor(clean=clean, mask=mask)
+
+    # ------------------------------------------------------------------------------------------- call
+
+    def __call__(
+        self,
+        source: torch.Tensor,
+        instruction: str | None = None,
+        *,
+        options: EditOptions | None = None,
+        prompt: Prompt | None = None,
+        first_frame: torch.Tensor | None = None,
+        anchor_fn: Callable | None = None,
+        callback: Callable[[StepInfo], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        **overrides,
+    ) -> EditResult:
+        """Edit `source` frames [T, H, W, C] (0..1) by `instruction` (or ready-made `prompt` embeddings).
+
+        `anchor_fn(source_latent, canvas_shape)` may return a custom anchor (e.g. a background lock);
+        `callback` gets every step's StepInfo (progress and the x0 estimate); `cancel()` is checked
+        before every step and stops the run with CancelledError.
+        """
+        # 1. Check inputs before any heavy work.
+        options = replace(options or EditOptions(), **overrides).validate()
+        if prompt is None and not instruction:
+            raise ReCoInputError("instruction", "is empty", 'Say what to change, e.g. "remove the dog".')
+        # 2. Fit the source to the per-half size and a 4n+1 length.
+        source = self.prepare_source(source, options)
+        # 3. Text.
+        if prompt is None:
+            prompt = self.encode_prompt(instruction, options.negative_prompt if options.cfg != 1 else None)
+        prompt = Prompt(pad_text(prompt.positive), None if prompt.negative is None else pad_text(prompt.negative))
+        self._check_text_width(prompt)
+        # 4. VACE context [source | grey] with mask [0 | 1] (first frame shown when given).
+        control, source_latent = self.vace_conditioning(source, first_frame, options)
+        # 5. Noise for the whole canvas; both halves are denoised.
+        canvas_shape = (1, 16, control.shape[2], control.shape[3], control.shape[4])
+        generator = torch.Generator("cpu").manual_seed(options.seed)
+        noise = torch.randn(canvas_shape, generator=generator).to(self.device)
+        anchor = None
+        if anchor_fn is not None:
+            anchor = anchor_fn(source_latent.to(self.device), torch.Size(canvas_shape))
+        elif options.keep_source:
+            anchor = self.keep_source_anchor(source_latent.to(self.device), torch.Size(canvas_shape))
+        # 6. Denoise with classifier-free guidance.
+        scheduler = make_scheduler(options.sampler, options.steps, options.shift)
+        with self._on_device(self.transformer):
+            latents = denoise(self.velocity_fn(prompt, control, options), noise, scheduler, anchor=anchor,
+                              callback=callback, cancel=cancel, progress=progress)
+        # 7. Decode only the target half.
+        _, target_latent = layout.split_latent(latents)
+        frames = self.decode_latents(target_latent)
+        return EditResult(frames=frames, source=source, canvas_latent=latents.cpu(), options=options)

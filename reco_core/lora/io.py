@@ -1,0 +1,157 @@
+"""Reading and writing LoRA files.
+
+Safetensors is read directly. A legacy torch pickle (.ckpt/.pt/.pth/.bin, like the ReCo release) is
+read only with `torch.load(weights_only=True)`, which refuses any file that would run code.
+Whatever comes in, files are written as safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ReCoLoRAError
+from ..fsutil import save_safetensors
+from . import names
+from .formats import FORMATS, LoRA, parse_state_dict, to_state_dict
+
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
+
+
+def _is_safetensors(path: Path) -> bool:
+    """Safetensors files start with an 8-byte header length followed by a JSON object."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{"
+
+
+def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
+    """Flatten nested dicts of tensors ({"state_dict": {...}}) into dotted keys; other leaves are dropped."""
+    flat: dict[str, torch.Tensor] = {}
+    if isinstance(obj, torch.Tensor):
+        flat[prefix.rstrip(".")] = obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            flat.update(_flatten_tensors(value, f"{prefix}{key}."))
+    return flat
+
+
+def read_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read every tensor of a LoRA file: (flat state dict, safetensors metadata or {})."""
+    path = Path(path)
+    if not path.is_file():
+        raise ReCoLoRAError(str(path), "does not exist", "Check the path (ComfyUI keeps LoRAs in models/loras).")
+    if _is_safetensors(path):
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                return {k: handle.get_tensor(k) for k in handle.keys()}, dict(handle.metadata() or {})
+        except Exception as error:  # safetensors raises several types for damaged files
+            raise ReCoLoRAError(str(path), f"is not a readable safetensors file ({error})",
+                                "Download it again; the file may be truncated.") from error
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower():
+            raise ReCoLoRAError(str(path), f"is neither safetensors nor a torch checkpoint ({error})",
+                                "Give a .safetensors or .ckpt/.pt LoRA file.") from error
+        raise ReCoLoRAError(
+            str(path),
+            "was refused: it is a pickle that would run code when loaded (only plain tensors are allowed)",
+            "Get a .safetensors version of this LoRA, or convert it with a tool you trust.",
+        ) from error
+    except Exception as error:
+        raise ReCoLoRAError(str(path), f"is neither safetensors nor a torch checkpoint ({error})",
+                            "Give a .safetensors or .ckpt/.pt LoRA file.") from error
+    return _flatten_tensors(obj), {}
+
+
+def load_lora(path: str | os.PathLike) -> LoRA:
+    """Read a LoRA file in any supported format and return it in canonical form."""
+    tensors, metadata = read_tensors(path)
+    lora = parse_state_dict(tensors, source=str(path))
+    lora.metadata = metadata
+    return lora
+
+
+def save_lora(lora: LoRA, path: str | os.PathLike, fmt: str = "comfy", metadata: dict[str, str] | None = None) -> Path:
+    """Write `lora` as safetensors in format `fmt` (atomically). Returns the path written."""
+    path = Path(path)
+    if path.suffix.lower() not in SAFETENSORS_SUFFIXES:
+        raise ReCoLoRAError(str(path), "does not end in .safetensors",
+                            "LoRAs are always written as safetensors; name the output *.safetensors.")
+    info = {"format": "pt", "reco_lora_format": fmt, **(metadata or {})}
+    save_safetensors(to_state_dict(lora, fmt), path, metadata=info)
+    return path
+
+
+def guess_base(lora: LoRA) -> str:
+    """Which Wan base a LoRA was made for, from its shapes and block indices."""
+    dims = {m.down.shape[1] for n, m in lora.modules.items() if n.endswith("self_attn.q")}
+    dit_blocks = {names.block_index(n) for n in lora.modules if n.startswith("blocks.")}
+    vace_blocks = {names.block_index(n) for n in lora.modules if n.startswith("vace_blocks.")}
+    family = {1536: "Wan2.1 1.3B", 5120: "Wan2.1 14B"}
+    dim = next(iter(dims)) if len(dims) == 1 else None
+    base = family.get(dim, f"a custom Wan (width {dim})" if dim else "an unknown Wan")
+    if vace_blocks:
+        base += f" VACE (needs at least {max(vace_blocks) + 1} VACE blocks)"
+    if dit_blocks:
+        base += f", {max(dit_blocks) + 1}+ blocks"
+    return base
+
+
+def describe(lora: LoRA) -> dict[str, Any]:
+    """A summary of a LoRA for `lora info`: format, rank, alpha, blocks and the base it fits."""
+    targets = sorted({n.split(".", 2)[2] if names.block_index(n) is not None else n for n in lora.modules})
+    dit = sorted({names.block_index(n) for n in lora.modules if n.startswith("blocks.")})
+    vace = sorted({names.block_index(n) for n in lora.modules if n.startswith("vace_blocks.")})
+    dtypes = sorted({str(m.down.dtype).replace("torch.", "") for m in lora.modules.values()})
+    alphas = ["rank (scale 1)" if a is None else a for a in lora.alphas]
+    return {
+        "file": lora.describe_source(),
+        "format": lora.source_format,
+        "format_description": FORMATS[lora.source_format],
+        "wrappers_stripped": lora.wrappers,
+        "modules": len(lora),
+        "rank": lora.ranks,
+        "alpha": alphas,
+        "dit_blocks": dit,
+        "vace_blocks": vace,
+        "targets": targets,
+        "dtype": dtypes,
+        "parameters": sum(m.down.numel() + m.up.numel() for m in lora.modules.values()),
+        "base": guess_base(lora),
+        "metadata": {k: v for k, v in lora.metadata.items() if len(v) < 200},
+    }
+
+
+def describe_text(lora: LoRA) -> str:
+    info = describe(lora)
+
+    def span(indices: list[int]) -> str:
+        return f"{len(indices)} ({indices[0]}..{indices[-1]})" if indices else "none"
+
+    lines = [
+        f"file:       {info['file']}",
+        f"format:     {info['format']} - {info['format_description']}",
+        f"modules:    {info['modules']} ({info['parameters']:,} parameters, {', '.join(info['dtype'])})",
+        f"rank:       {', '.join(map(str, info['rank']))}",
+        f"alpha:      {', '.join(map(str, info['alpha']))}",
+        f"DiT blocks: {span(info['dit_blocks'])}",
+        f"VACE blocks:{' ' if info['vace_blocks'] else ' '}{span(info['vace_blocks'])}",
+        f"targets:    {', '.join(info['targets'])}",
+        f"fits:       {info['base']}",
+    ]
+    if info["wrappers_stripped"]:
+        lines.append(f"wrappers:   {', '.join(info['wrappers_stripped'])} (stripped)")
+    return "\n".join(lines)
+
+
+def metadata_json(lora: LoRA) -> str:
+    return json.dumps(describe(lora), indent=2, default=str)
