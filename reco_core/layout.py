@@ -135,3 +135,33 @@ def vace_mask_channels(mask: torch.Tensor, latent_frames: int | None = None) -> 
     channels = blocks.permute(2, 4, 0, 1, 3).reshape(VAE_STRIDE * VAE_STRIDE, frames, height // VAE_STRIDE, -1)
     size = (latent_frames, height // VAE_STRIDE, width // VAE_STRIDE)
     return torch.nn.functional.interpolate(channels.unsqueeze(0), size=size, mode="nearest-exact").squeeze(0)
+
+
+@dataclass
+class VaceLatents:
+    """The encoded VACE context: inactive and reactive latents [B, 16, F, h, 2w] and mask [B, 64, F, h, 2w]."""
+
+    inactive: torch.Tensor
+    reactive: torch.Tensor
+    mask: torch.Tensor
+
+    def control(self) -> torch.Tensor:
+        """The 96-channel control input of a VACE transformer: [inactive | reactive | mask]."""
+        return torch.cat([self.inactive, self.reactive, self.mask.to(self.inactive)], dim=1)
+
+    @property
+    def source_latent(self) -> torch.Tensor:
+        """The clean source half: the inactive video is [source | grey], encoded as one canvas."""
+        return split_latent(self.inactive)[0]
+
+
+def encode_vace_context(context: VaceContext, encode) -> VaceLatents:
+    """Encode a VACE context with `encode(frames [T, H, W, C]) -> latent [1, 16, F, h, w]`.
+
+    The caller's encoder decides the latent scale (diffusers normalises, ComfyUI keeps raw latents).
+    """
+    inactive, reactive = context.inactive_reactive()
+    inactive_latent = encode(inactive)
+    reactive_latent = encode(reactive)
+    mask = context.mask_channels().unsqueeze(0).to(inactive_latent)
+    return VaceLatents(inactive_latent, reactive_latent, mask)

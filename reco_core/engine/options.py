@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import checks
 from ..errors import ReCoInputError
+from ..frames import RESIZE_MODES
 from .schedule import SAMPLERS
 
 #: Wan's standard English negative prompt, as the ReCo diffusers script uses.
@@ -15,7 +16,6 @@ WAN_NEGATIVE_PROMPT = (
     "poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still "
     "picture, messy background, three legs, many people in the background, walking backwards"
 )
-RESIZE_MODES = ("crop", "pad", "stretch")
 
 
 @dataclass

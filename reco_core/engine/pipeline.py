@@ -170,12 +170,8 @@ class ReCoPipeline:
             first_frame = resize_frames(first_frame.reshape(-1, *first_frame.shape[-3:])[:1, ..., :3].float(),
                                         options.width, options.height, options.resize_mode)[0]
         context = layout.vace_context(source, first_frame=first_frame)
-        inactive, reactive = context.inactive_reactive()
-        latents = self.encode_frames(torch.stack([inactive, reactive]))
-        mask = context.mask_channels().unsqueeze(0).to(latents)
-        control = torch.cat([latents[:1], latents[1:], mask], dim=1)
-        source_latent, _ = layout.split_latent(latents[:1])
-        return control, source_latent
+        latents = layout.encode_vace_context(context, self.encode_frames)
+        return latents.control(), latents.source_latent
 
     def velocity_fn(self, prompt: Prompt, control: torch.Tensor, options: EditOptions):
         """The guided velocity v = v_uncond + cfg * (v_cond - v_uncond) on the canvas."""

@@ -43,14 +43,24 @@ def _linear_modules(model: torch.nn.Module) -> dict[str, torch.nn.Linear]:
     return {name: module for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
 
 
-def match_lora(lora: LoRA, linears: dict[str, tuple[int, int]]) -> LoRAMatch:
-    """Match canonical LoRA modules against `{diffusers module name: (in_features, out_features)}`."""
+def diffusers_linear_shapes(model: torch.nn.Module) -> dict[str, tuple[int, int]]:
+    """{canonical module name: (in_features, out_features)} of a diffusers Wan model's LoRA-able linears."""
+    shapes = {}
+    for name, module in _linear_modules(model).items():
+        try:
+            shapes[names.diffusers_to_canonical(name)] = (module.in_features, module.out_features)
+        except names.UnknownModuleError:
+            continue
+    return shapes
+
+
+def match_lora(lora: LoRA, shapes: dict[str, tuple[int, int]]) -> LoRAMatch:
+    """Match LoRA modules against `{canonical module name: (in_features, out_features)}` of a model."""
     matched, unmatched, misfit = [], [], []
     for canonical, module in lora.modules.items():
-        target = names.canonical_to_diffusers(canonical)
-        if target not in linears:
+        if canonical not in shapes:
             unmatched.append(canonical)
-        elif linears[target] != (module.down.shape[1], module.up.shape[0]):
+        elif shapes[canonical] != (module.down.shape[1], module.up.shape[0]):
             misfit.append(canonical)
         else:
             matched.append(canonical)
@@ -78,8 +88,7 @@ def apply_lora(model: torch.nn.Module, lora: LoRA, strength: float = 1.0, adapte
 
     Several LoRAs can be stacked with distinct adapter names; all stay active with their strengths.
     """
-    linears = {name: (m.in_features, m.out_features) for name, m in _linear_modules(model).items()}
-    match = match_lora(lora, linears)
+    match = match_lora(lora, diffusers_linear_shapes(model))
     require_match(lora, match, f"this {type(model).__name__}")
     folded = lora.folded()
     state_dict: dict[str, torch.Tensor] = {}
@@ -117,7 +126,7 @@ def set_lora_strength(model: torch.nn.Module, adapter_name: str, strength: float
 def merge_lora_into_weights(model: torch.nn.Module, lora: LoRA, strength: float = 1.0) -> LoRAMatch:
     """Add strength * B @ A * scale to the base weights in place (no adapter, no per-step overhead)."""
     linears = _linear_modules(model)
-    match = match_lora(lora, {n: (m.in_features, m.out_features) for n, m in linears.items()})
+    match = match_lora(lora, diffusers_linear_shapes(model))
     require_match(lora, match, f"this {type(model).__name__}")
     with torch.no_grad():
         for canonical in match.matched:
