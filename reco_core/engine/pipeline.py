@@ -16,6 +16,7 @@ import torch
 from .. import layout
 from ..errors import ReCoInputError
 from ..frames import fit_length, resize_frames
+from . import codec
 from .denoise import Anchor, FixedAnchor, StepInfo, denoise
 from .options import EditOptions
 from .schedule import make_scheduler
@@ -54,6 +55,34 @@ def pad_text(embeddings: torch.Tensor, length: int = TEXT_LENGTH) -> torch.Tenso
         return embeddings[:, :length]
     padding = embeddings.new_zeros(embeddings.shape[0], length - embeddings.shape[1], embeddings.shape[2])
     return torch.cat([embeddings, padding], dim=1)
+
+
+def guided_velocity(transformer, prompt: Prompt, control: torch.Tensor, cfg: float, vace_strength: float = 1.0):
+    """The guided velocity on the canvas: v = v_uncond + cfg * (v_cond - v_uncond) (v_cond alone when cfg is 1
+    or there is no negative prompt). Runs in the transformer's dtype on its device, returns float32."""
+    parameter = next(transformer.parameters())
+    device, dtype = parameter.device, parameter.dtype
+    scale = torch.full((len(transformer.config.vace_layers),), float(vace_strength), device=device)
+    control = control.to(device, dtype)
+    positive = prompt.positive.to(device, dtype)
+    negative = None if prompt.negative is None or cfg == 1 else prompt.negative.to(device, dtype)
+
+    def predict(text: torch.Tensor, latents: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+        return transformer(
+            hidden_states=latents.to(device, dtype), timestep=timestep.expand(latents.shape[0]).to(device),
+            encoder_hidden_states=text, control_hidden_states=control, control_hidden_states_scale=scale,
+            return_dict=False,
+        )[0].float()
+
+    def velocity(latents: torch.Tensor, timestep: torch.Tensor, step: int) -> torch.Tensor:
+        with torch.no_grad():
+            conditional = predict(positive, latents, timestep)
+            if negative is None:
+                return conditional
+            unconditional = predict(negative, latents, timestep)
+        return unconditional + cfg * (conditional - unconditional)
+
+    return velocity
 
 
 class ReCoPipeline:
@@ -126,31 +155,15 @@ class ReCoPipeline:
 
     # ------------------------------------------------------------------------------------------- VAE
 
-    def _latent_stats(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        config = self.vae.config
-        shape = (1, config.z_dim, 1, 1, 1)
-        mean = torch.tensor(config.latents_mean, dtype=torch.float32, device=like.device).view(shape)
-        std = torch.tensor(config.latents_std, dtype=torch.float32, device=like.device).view(shape)
-        return mean, std
-
     def encode_frames(self, frames: torch.Tensor) -> torch.Tensor:
-        """Frames [B?, T, H, W, C] in 0..1 -> normalised latents [B, 16, F, H/8, W/8] (distribution mode)."""
-        if frames.ndim == 4:
-            frames = frames.unsqueeze(0)
-        video = frames.permute(0, 4, 1, 2, 3) * 2 - 1
-        vae_dtype = next(self.vae.parameters()).dtype
-        with self._on_device(self.vae), torch.no_grad():
-            latents = self.vae.encode(video.to(self.device, vae_dtype)).latent_dist.mode().float()
-        mean, std = self._latent_stats(latents)
-        return (latents - mean) / std
+        """Frames [B?, T, H, W, C] in 0..1 -> normalised latents [B, 16, F, H/8, W/8]."""
+        with self._on_device(self.vae):
+            return codec.encode_frames(self.vae, frames)
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents [1, 16, F, h, w] -> frames [T, H, W, C] in 0..1."""
-        mean, std = self._latent_stats(latents)
-        vae_dtype = next(self.vae.parameters()).dtype
-        with self._on_device(self.vae), torch.no_grad():
-            video = self.vae.decode((latents * std + mean).to(self.device, vae_dtype), return_dict=False)[0]
-        return ((video.float().clamp(-1, 1) + 1) / 2)[0].permute(1, 2, 3, 0).cpu()
+        with self._on_device(self.vae):
+            return codec.decode_latents(self.vae, latents)
 
     # ------------------------------------------------------------------------------------------- steps
 
@@ -174,29 +187,7 @@ class ReCoPipeline:
         return latents.control(), latents.source_latent
 
     def velocity_fn(self, prompt: Prompt, control: torch.Tensor, options: EditOptions):
-        """The guided velocity v = v_uncond + cfg * (v_cond - v_uncond) on the canvas."""
-        dtype = self.compute_dtype
-        scale = torch.full((len(self.transformer.config.vace_layers),), options.vace_strength, device=self.device)
-        control = control.to(self.device, dtype)
-        positive = prompt.positive.to(self.device, dtype)
-        negative = None if prompt.negative is None or options.cfg == 1 else prompt.negative.to(self.device, dtype)
-
-        def predict(text: torch.Tensor, latents: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
-            return self.transformer(
-                hidden_states=latents.to(self.device, dtype), timestep=timestep.expand(latents.shape[0]).to(self.device),
-                encoder_hidden_states=text, control_hidden_states=control, control_hidden_states_scale=scale,
-                return_dict=False,
-            )[0].float()
-
-        def velocity(latents: torch.Tensor, timestep: torch.Tensor, step: int) -> torch.Tensor:
-            with torch.no_grad():
-                conditional = predict(positive, latents, timestep)
-                if negative is None:
-                    return conditional
-                unconditional = predict(negative, latents, timestep)
-            return unconditional + options.cfg * (conditional - unconditional)
-
-        return velocity
+        return guided_velocity(self.transformer, prompt, control, options.cfg, options.vace_strength)
 
     def keep_source_anchor(self, source_latent: torch.Tensor, canvas_shape: torch.Size) -> Anchor:
         """Hold the source half at the re-noised source latent at every step."""
