@@ -8,9 +8,10 @@ CATEGORY = "ReCo"
 MAX_RESOLUTION = 8192
 
 
-def advanced(extra: dict | None = None) -> dict:
-    """Mark an input as an expert knob (newer front ends fold these away)."""
-    return {"advanced": True, **(extra or {})}
+def advanced(widget):
+    """Mark an input as an expert knob (front ends that know the flag fold these away)."""
+    widget.extra_dict = {**(widget.extra_dict or {}), "advanced": True}
+    return widget
 
 
 def first_image(image: torch.Tensor | None) -> torch.Tensor | None:

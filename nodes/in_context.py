@@ -59,9 +59,9 @@ class ReCoInContext(io.ComfyNode):
                                          "to the source."),
                 io.Image.Input("first_frame", optional=True,
                                tooltip="Optional: your own edit of the first frame; ReCo propagates it through the clip."),
-                io.Combo.Input("resize_mode", options=list(RESIZE_MODES), default="crop", optional=True,
-                               extra_dict=advanced(),
-                               tooltip="How a source of another size is fitted: crop the centre, pad with grey, or stretch."),
+                advanced(io.Combo.Input("resize_mode", options=list(RESIZE_MODES), default="crop", optional=True,
+                                        tooltip="How a source of another size is fitted: crop the centre, pad with "
+                                                "grey, or stretch.")),
             ],
             outputs=[
                 io.Conditioning.Output(display_name="positive"),

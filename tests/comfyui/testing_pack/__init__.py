@@ -275,10 +275,60 @@ class ReCoTestStepCounter(io.ComfyNode):
         return io.NodeOutput(patched)
 
 
+class ReCoTestModelForward(io.ComfyNode):
+    """Runs the MODEL's Wan-VACE network once on seeded inputs and saves the velocity it predicts.
+
+    Lets a test compare core's model (with its LoRA patches applied) against another implementation
+    on exactly the same x, timestep, text context and VACE context (all seeded, saved alongside).
+    """
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ReCoTestModelForward",
+            display_name="ReCo Test Model Forward",
+            category="ReCo/testing",
+            is_output_node=True,
+            not_idempotent=True,
+            inputs=[
+                io.Model.Input("model"),
+                io.String.Input("name", default="forward"),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1),
+                io.Int.Input("frames", default=2, min=1, max=8),
+                io.Int.Input("height", default=4, min=2, max=32),
+                io.Int.Input("width", default=8, min=2, max=64),
+                io.Float.Input("sigma", default=0.6, min=0.0, max=1.0),
+            ],
+            outputs=[],
+        )
+
+    @classmethod
+    def execute(cls, model, name, seed, frames, height, width, sigma):
+        from safetensors.torch import save_file
+
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.randn(1, 16, frames, height, width, generator=gen)
+        context = torch.randn(1, 8, 4096, generator=gen)
+        vace_context = torch.randn(1, 1, 96, frames, height, width, generator=gen)
+        timestep = torch.tensor([sigma * 1000.0])
+        comfy.model_management.load_models_gpu([model], force_full_load=True)
+        network = model.model.diffusion_model
+        device = comfy.model_management.get_torch_device()
+        with torch.no_grad():
+            out = network(x.to(device), timestep.to(device), context.to(device),
+                          vace_context=vace_context.to(device), vace_strength=[1.0])
+        path, filename = _output_file(name, ".safetensors")
+        save_file({"x": x, "context": context, "vace_context": vace_context, "timestep": timestep,
+                   "velocity": out.float().cpu().contiguous()}, path)
+        return io.NodeOutput(ui={"text": [path], "tensors": [{"filename": filename, "subfolder": SUBFOLDER,
+                                                              "type": "output"}]})
+
+
 class ReCoTestingExtension(ComfyExtension):
     @override
     async def get_node_list(self):
-        return [ReCoTestConditioning, ReCoTestSaveTensors, ReCoTestVideoFrames, ReCoTestSlowNode, ReCoTestStepCounter]
+        return [ReCoTestConditioning, ReCoTestSaveTensors, ReCoTestVideoFrames, ReCoTestSlowNode, ReCoTestStepCounter,
+                ReCoTestModelForward]
 
 
 async def comfy_entrypoint():
