@@ -39,9 +39,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
-    """Save a flat tensor dict as safetensors, atomically. Tensors are made contiguous first."""
+    """Save a flat tensor dict as safetensors, atomically. Tensors are made contiguous, and copied
+    where two entries share memory (safetensors refuses shared storage)."""
     from safetensors.torch import save_file
 
-    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    flat, seen = {}, set()
+    for key, value in tensors.items():
+        value = value.detach().contiguous().cpu()
+        pointer = value.untyped_storage().data_ptr()
+        flat[key] = value.clone() if pointer in seen else value
+        seen.add(pointer)
     with atomic_path(path) as tmp:
         save_file(flat, str(tmp), metadata=metadata)

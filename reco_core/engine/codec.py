@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import torch
 
+from ..models.loading import vae_latent_stats
+
 
 def latent_stats(vae, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    shape = (1, vae.config.z_dim, 1, 1, 1)
-    mean = torch.tensor(vae.config.latents_mean, dtype=torch.float32, device=device).view(shape)
-    std = torch.tensor(vae.config.latents_std, dtype=torch.float32, device=device).view(shape)
-    return mean, std
+    mean, std = vae_latent_stats(vae)
+    return mean.to(device), std.to(device)
 
 
 def module_device(module: torch.nn.Module) -> torch.device:

@@ -60,12 +60,12 @@ class EditOptions:
             raise ReCoInputError("fps", f"{self.fps} is not positive", "Use the clip's frame rate, e.g. 16.")
         return self
 
-    def resolve_length(self, source_frames: int) -> int:
+    def resolve_length(self, source_frames: int, *, source_name: str = "source", length_name: str = "frames") -> int:
         """The clip length for a source of `source_frames` frames (checked against the source)."""
         if self.num_frames is None:
-            checks.check_source_frames(source_frames, 1)
+            checks.check_source_frames(source_frames, 1, name=source_name)
             return min(checks.largest_valid_length(source_frames), self.max_frames)
-        checks.check_source_frames(source_frames, self.num_frames, length_name="frames")
+        checks.check_source_frames(source_frames, self.num_frames, name=source_name, length_name=length_name)
         return self.num_frames
 
     def updated(self, **changes) -> "EditOptions":

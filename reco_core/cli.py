@@ -1,0 +1,185 @@
+"""`python -m reco_core`: edit clips, inspect and convert LoRAs, train, run the demo and the benchmark.
+
+Every input is checked before any model loads; errors name the input and the fix and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import CancelledError, ReCoInputError
+
+EXIT_BAD_INPUT = 2
+EXIT_CANCELLED = 130
+DTYPE_NAMES = ("bf16", "fp16", "fp32")
+
+
+# ================================================================================================ parsing
+
+
+def add_edit_parser(commands) -> None:
+    edit = commands.add_parser("edit", help="edit a clip by an instruction",
+                               description="Edit a video by an instruction with ReCo (no mask to paint).")
+    edit.add_argument("--source", required=True, help="the clip to edit: a video file (mp4, mov, webm, gif), a "
+                      "folder of frames, or an image")
+    edit.add_argument("--instruction", required=True, help='what to change, e.g. "remove the dog"')
+    edit.add_argument("--out", required=True, help="where to write the edit: .mp4 (H.264), .webm, .gif, or a "
+                      "folder for PNG frames")
+    edit.add_argument("--model", default=None, help="the Wan2.1 VACE model: a single file (ComfyUI's "
+                      "wan2.1_vace_1.3B_fp16.safetensors or the original), a diffusers folder, or \"shapes\" "
+                      "for the bundled miniature (no other files needed)")
+    edit.add_argument("--vae", default=None, help="the Wan2.1 VAE file or diffusers folder (not needed with "
+                      "--model shapes)")
+    edit.add_argument("--text-encoder", default=None, help="folder of the UMT5 text encoder (transformers "
+                      "format with its tokenizer)")
+    edit.add_argument("--lora", action="append", default=[], metavar="FILE[:STRENGTH]",
+                      help="a ReCo LoRA in any format (.ckpt release, DiffSynth, diffusers, ComfyUI, kohya); "
+                      "repeat to stack several; strength defaults to 1")
+    edit.add_argument("--size", default=None, help="per-half size WIDTHxHEIGHT, multiples of 16 (default 832x480; "
+                      "the model's own size with --model shapes)")
+    edit.add_argument("--frames", type=int, default=None, help="clip length, 4n+1 (default: the longest that "
+                      "fits the source, at most 81)")
+    edit.add_argument("--fps", type=float, default=None, help="resample the source to this frame rate first "
+                      "(default: keep the source's rate)")
+    edit.add_argument("--steps", type=int, default=None, help="sampling steps (default 30)")
+    edit.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale (default 5; 1 "
+                      "turns guidance off)")
+    edit.add_argument("--shift", type=float, default=None, help="flow shift of the noise schedule (default 5)")
+    edit.add_argument("--sampler", choices=("unipc", "euler"), default=None, help="sampler (default unipc)")
+    edit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    edit.add_argument("--negative", default=None, help="negative prompt (default: Wan's standard one)")
+    edit.add_argument("--side-by-side", action="store_true", help="write source | edit side by side instead "
+                      "of the edit alone")
+    edit.add_argument("--keep-source", action="store_true", help="hold the source half at the re-noised source "
+                      "at every step instead of denoising it too")
+    edit.add_argument("--first-frame", default=None, help="an image of your own edit of the first frame; ReCo "
+                      "propagates it through the clip")
+    edit.add_argument("--resize", choices=("crop", "pad", "stretch"), default="crop", help="how a source of "
+                      "another size is fitted (default crop)")
+    edit.add_argument("--dtype", choices=DTYPE_NAMES, default=None, help="transformer weights and compute "
+                      "(default bf16 on GPU, fp32 on CPU)")
+    edit.add_argument("--device", default=None, help="cuda, cuda:1, cpu, ... (default: cuda if available)")
+    edit.add_argument("--offload", action="store_true", help="keep models on the CPU and move each to the "
+                      "device only while it works (less GPU memory)")
+    edit.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (less memory)")
+    edit.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m reco_core", description="ReCo: instruction-based video "
+                                     "editing by region-constrained in-context generation.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_edit_parser(commands)
+
+    lora = commands.add_parser("lora", help="inspect or convert LoRA files")
+    lora_commands = lora.add_subparsers(dest="lora_command", required=True)
+    info = lora_commands.add_parser("info", help="format, rank, alpha, blocks and the base a LoRA fits")
+    info.add_argument("file", help="a LoRA file (.safetensors, or a .ckpt/.pt read safely)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    convert = lora_commands.add_parser("convert", help="convert a LoRA to another format (always safetensors)")
+    convert.add_argument("input", help="the LoRA to convert, in any supported format")
+    convert.add_argument("output", help="where to write it (*.safetensors)")
+    convert.add_argument("--to", required=True, choices=("comfy", "diffusers", "peft", "kohya", "reco", "diffsynth"),
+                         help="comfy: ComfyUI and kijai's wrapper; diffusers: pipe.load_lora_weights; peft: a PEFT "
+                         "state dict; kohya: musubi-tuner; reco/diffsynth: DiffSynth-Studio")
+
+    train = commands.add_parser("train", help="train a ReCo LoRA from a TOML config",
+                                description="Train a ReCo LoRA. Runs the same under accelerate launch / torchrun.")
+    train.add_argument("--config", required=True, help="the training TOML (see docs/training.md; "
+                       "configs/tiny-cpu.toml trains a tiny model on the CPU in minutes)")
+    train.add_argument("--out", required=True, help="run folder: checkpoints, metrics, samples, the LoRA")
+    train.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+
+    demo = commands.add_parser("demo", help="edit the bundled clips with the bundled ReCo-Shapes model")
+    demo.add_argument("--out", required=True, help="folder for the four mp4 results, grid.png and metrics.json")
+
+    bench = commands.add_parser("bench", help="benchmarks")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    shapes = bench_commands.add_parser("shapes", help="score edits of held-out ReCo-Shapes pairs per task")
+    shapes.add_argument("--out", default=None, help="write the results JSON here")
+    shapes.add_argument("--count", type=int, default=None, help="pairs per task (default from the model card)")
+    shapes.add_argument("--lora", default=None, help="score this LoRA instead of the bundled one")
+    shapes.add_argument("--region", choices=("off", "auto"), default="off", help="region-constrained sampling")
+    return parser
+
+
+# ================================================================================================ commands
+
+
+def run_lora(args) -> int:
+    from .lora import describe, describe_text, load_lora, save_lora
+
+    if args.lora_command == "info":
+        lora = load_lora(args.file)
+        print(json.dumps(describe(lora), indent=2, default=str) if args.json else describe_text(lora))
+        return 0
+    lora = load_lora(args.input)
+    path = save_lora(lora, args.output, fmt=args.to)
+    print(f"wrote {path} ({len(lora)} modules, {lora.source_format} -> {args.to})")
+    return 0
+
+
+def run_train(args) -> int:
+    from .train import Trainer, load_config
+
+    config = load_config(args.config)
+    trainer = Trainer(config, args.out, progress=_train_progress(config.optim.steps))
+    path = trainer.train(resume=args.resume)
+    if trainer.accelerator.is_main_process:
+        print(f"LoRA written to {path}")
+    return 0
+
+
+def _train_progress(total: int):
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc="training", unit="step", dynamic_ncols=True)
+
+    def update(step: int, steps: int, terms: dict) -> None:
+        bar.n = step
+        bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k in ("loss", "flow", "latent", "attn")})
+        bar.refresh()
+        if step >= steps:
+            bar.close()
+
+    return update
+
+
+def run_edit(args) -> int:
+    from .edit_command import run
+
+    return run(args)
+
+
+def run_demo(args) -> int:
+    from .shapes.demo import run_demo as demo
+
+    demo(Path(args.out))
+    return 0
+
+
+def run_bench(args) -> int:
+    from .shapes.bench import run_benchmark
+
+    run_benchmark(out=args.out, count=args.count, lora=args.lora, region=args.region)
+    return 0
+
+
+COMMANDS = {"edit": run_edit, "lora": run_lora, "train": run_train, "demo": run_demo, "bench": run_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ReCoInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (CancelledError, KeyboardInterrupt) as error:
+        print(f"cancelled: {error}", file=sys.stderr)
+        return EXIT_CANCELLED

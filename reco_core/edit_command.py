@@ -1,0 +1,156 @@
+"""`python -m reco_core edit`: check everything, load the models, edit, write the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import checks
+from .errors import ReCoInputError
+from .models.bundle import SHAPES, check_components
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv")
+
+
+@dataclass
+class EditJob:
+    """Everything `edit` needs, checked: files exist, sizes and lengths valid, LoRAs readable."""
+
+    source: object  # reco_core.video.Video
+    loras: list
+    first_frame: torch.Tensor | None
+    options: object  # EditOptions
+    out: Path
+    device: str
+    dtype: torch.dtype
+
+
+def check_output(path: str) -> Path:
+    out = Path(path)
+    if out.suffix and out.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ReCoInputError("--out", f"{out.suffix} is not a video format this tool writes",
+                             f"Use one of {', '.join(OUTPUT_SUFFIXES)}, or a folder for PNG frames.")
+    return out
+
+
+def model_defaults(model: str) -> dict:
+    if model == SHAPES:
+        from .shapes.model import SHAPES_EDIT_DEFAULTS
+
+        return dict(SHAPES_EDIT_DEFAULTS)
+    return {}
+
+
+def prepare_job(args) -> EditJob:
+    """Every check `edit` makes before a single weight is read."""
+    from .engine.options import EditOptions
+    from .frames import resample_fps
+    from .lora import load_lora
+    from .video import probe_video, read_video
+
+    if not args.model:
+        raise ReCoInputError("--model", "is not set", "Give the Wan2.1 VACE model file, or --model shapes for the "
+                             "bundled miniature.")
+    check_components(args.model, args.vae, args.text_encoder)
+    if args.model != SHAPES and not args.text_encoder:
+        raise ReCoInputError("--text-encoder", "is not set", "Give the folder of the UMT5 text encoder (it turns "
+                             "the instruction into embeddings).")
+    out = check_output(args.out)
+    defaults = model_defaults(args.model)
+    size = args.size
+    width, height = parse_size(size) if size else (defaults.get("width", 832), defaults.get("height", 480))
+    if args.frames is not None:
+        checks.check_length(args.frames, name="--frames")
+    info = probe_video(args.source, input_name="--source")
+    loras = [(load_lora(path), strength) for path, strength in (_lora(spec) for spec in args.lora)]
+    first_frame = None
+    if args.first_frame:
+        first_frame = read_video(args.first_frame, max_frames=1, input_name="--first-frame").frames[0]
+    options = EditOptions(
+        width=width, height=height, num_frames=args.frames, max_frames=defaults.get("max_frames", 81),
+        steps=_pick(args.steps, defaults, "steps", 30), cfg=_pick(args.cfg, defaults, "cfg", 5.0),
+        shift=_pick(args.shift, defaults, "shift", 5.0), sampler=_pick(args.sampler, defaults, "sampler", "unipc"),
+        seed=args.seed, keep_source=args.keep_source, resize_mode=args.resize,
+        fps=args.fps or info.fps,
+    )
+    if args.negative is not None:
+        options.negative_prompt = args.negative
+    elif "negative_prompt" in defaults:
+        options.negative_prompt = defaults["negative_prompt"]
+    options.validate()
+    available = info.num_frames if not args.fps else max(1, int(info.num_frames * args.fps / info.fps))
+    options.resolve_length(available, source_name="--source", length_name="--frames")
+    source = read_video(args.source, input_name="--source")
+    if args.fps:
+        source.frames, source.fps = resample_fps(source.frames, source.fps, args.fps), args.fps
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = DTYPES[args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
+    return EditJob(source, loras, first_frame, options, out, device, dtype)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'832x480' -> (832, 480), checked (multiples of 16)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ReCoInputError("--size", f"{text!r} is not WIDTHxHEIGHT", "Write it like 832x480 (per half).") from None
+    checks.check_half_size(width, height, width_name="--size width", height_name="--size height")
+    return width, height
+
+
+def parse_lora(text: str) -> tuple[str, float]:
+    """'file.safetensors:0.8' -> (file, 0.8); a bare path means strength 1."""
+    path, _, strength = text.rpartition(":")
+    if path and strength:
+        try:
+            return path, float(strength)
+        except ValueError:
+            pass
+    return text, 1.0
+
+
+def _lora(spec: str) -> tuple[str, float]:
+    path, strength = parse_lora(spec)
+    if not Path(path).is_file():
+        raise ReCoInputError("--lora", f"{path} does not exist", "Give the path of a LoRA file.")
+    return path, strength
+
+
+def _pick(value, defaults: dict, key: str, fallback):
+    return value if value is not None else defaults.get(key, fallback)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from .engine.pipeline import ReCoPipeline
+    from .lora import apply_lora
+    from .models.bundle import load_components
+    from .video import write_video
+
+    job = prepare_job(args)
+    stages = tqdm(total=3, desc="loading models", disable=args.quiet, dynamic_ncols=True)
+    transformer, vae, text_encoder = load_components(args.model, args.vae, args.text_encoder, dtype=job.dtype)
+    stages.update()
+    for index, (lora, strength) in enumerate(job.loras):
+        apply_lora(transformer, lora, strength=strength, adapter_name=f"lora_{index}")
+    stages.set_description("editing")
+    stages.update()
+    pipeline = ReCoPipeline(transformer, vae, text_encoder, device=job.device, offload=args.offload)
+    if args.vae_tiling:
+        pipeline.enable_vae_tiling()
+    steps = tqdm(total=job.options.steps, desc="sampling", unit="step", disable=args.quiet, dynamic_ncols=True,
+                 leave=False)
+    result = pipeline(job.source.frames, args.instruction, options=job.options, first_frame=job.first_frame,
+                      progress=lambda done, total: steps.update(done - steps.n))
+    steps.close()
+    frames = result.side_by_side if args.side_by_side else result.frames
+    path = write_video(job.out, frames, job.options.fps)
+    stages.set_description("done")
+    stages.update()
+    stages.close()
+    print(f"wrote {path} ({frames.shape[0]} frames, {frames.shape[2]}x{frames.shape[1]}, {job.options.fps:g} fps)")
+    return 0

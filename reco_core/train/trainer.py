@@ -1,0 +1,413 @@
+"""The ReCo LoRA trainer: one loop with small overridable hooks, on diffusers' Wan VACE model and PEFT.
+
+Runs the same under `python -m reco_core train` (one process) and `accelerate launch` / `torchrun`
+(DDP, or FSDP / DeepSpeed ZeRO-2 from an accelerate config). Randomness for every micro-step is
+derived from (seed, step, rank), so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .. import layout
+from ..engine.denoise import denoise
+from ..engine.pipeline import Prompt, guided_velocity
+from ..engine.region_attention import RegionAttention, region_attention, select_layers
+from ..engine.schedule import make_scheduler, shift_sigmas
+from ..errors import CancelledError
+from ..fsutil import atomic_write_text
+from ..lora import LoRA, LoRAModule, parse_state_dict, save_lora
+from ..losses import (attention_region_loss, flow_matching_loss, latent_region_loss, masked_flow_matching_loss,
+                      one_step_x0)
+from ..masks import canvas_tokens
+from ..models.text import pad_embeddings
+from . import checkpoint as ckpt
+from .cache import CachedPair, Encoders, build_cache, load_cached
+from .config import TrainConfig
+from .data import PairPlan, plan_pairs, read_manifest, scan_folder
+from .metrics import MetricsLog, save_loss_curve
+
+logger = logging.getLogger(__name__)
+ADAPTER = "reco"
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+# Our target names -> diffusers module names inside a block.
+TARGET_MODULES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": r"to_out\.0", "ffn.0": r"ffn\.net\.0\.proj",
+                  "ffn.2": r"ffn\.net\.2"}
+
+
+@dataclass
+class Models:
+    transformer: torch.nn.Module
+    vae: torch.nn.Module
+    text_encoder: object | None
+
+
+@dataclass
+class Batch:
+    latent: torch.Tensor  # [B, 16, F, h, 2w]
+    control: torch.Tensor  # [B, 96, F, h, 2w]
+    mask: torch.Tensor  # [B, 1, F, h, w]
+    text: torch.Tensor  # [B, 512, D]
+    is_style: list[bool]
+
+
+def lora_target_regex(config: TrainConfig) -> str:
+    """A PEFT target_modules regex for the configured blocks and projections (diffusers names)."""
+    kinds = {"all": "blocks|vace_blocks", "dit": "blocks", "vace": "vace_blocks"}[config.lora.blocks]
+    attentions = "attn1|attn2" if config.lora.cross_attention else "attn1"
+    parts = []
+    for target in config.lora.targets:
+        name = TARGET_MODULES[target]
+        parts.append(name if target.startswith("ffn") else rf"(?:{attentions})\.{name}")
+    return rf"^(?:{kinds})\.\d+\.(?:{'|'.join(parts)})$"
+
+
+def micro_step_generator(seed: int, micro_step: int, rank: int) -> torch.Generator:
+    digest = hashlib.sha256(f"{seed}:{micro_step}:{rank}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+
+
+class Trainer:
+    """Trains a ReCo LoRA. Override the hooks to change one part (models, noise, loss, samples)."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path, *, models: Models | None = None,
+                 encoders: Encoders | None = None, accelerator=None,
+                 progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None):
+        self.config = config
+        self.out_dir = Path(out_dir)
+        self.models = models
+        self.encoders = encoders
+        self.progress = progress
+        self.cancel = cancel
+        self.accelerator = accelerator
+        self.stop_requested = False
+        self.plans: list[PairPlan] = []
+        self.cache_paths: list[Path] = []
+        self.attention_state = RegionAttention()
+        self.step = 0
+
+    # ================================================================================== hooks: models
+
+    def load_models(self) -> Models:
+        from ..models.bundle import load_components
+
+        config = self.config.model
+        return Models(*load_components(self.config.resolve(config.transformer), self.config.resolve(config.vae),
+                                       self.config.resolve(config.text_encoder), dtype=DTYPES[config.dtype]))
+
+    def make_encoders(self) -> Encoders:
+        from .encoders import DiffusersEncoders
+
+        return DiffusersEncoders(self.models.vae, self.models.text_encoder)
+
+    def add_lora(self, transformer: torch.nn.Module) -> None:
+        from peft import LoraConfig
+
+        lora = self.config.lora
+        transformer.requires_grad_(False)
+        transformer.add_adapter(LoraConfig(r=lora.rank, lora_alpha=lora.alpha, init_lora_weights=True,
+                                           target_modules=lora_target_regex(self.config)), adapter_name=ADAPTER)
+        for parameter in transformer.parameters():
+            if parameter.requires_grad:
+                parameter.data = parameter.data.float()
+        if self.config.model.init_lora:
+            self.load_lora_weights(transformer, self.config.resolve(self.config.model.init_lora))
+
+    # ================================================================================== hooks: a step
+
+    def sample_sigmas(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """Noise levels for a batch: uniform or logit-normal, then warped by the flow shift."""
+        if self.config.loss.timesteps == "logit_normal":
+            base = torch.sigmoid(torch.randn(count, generator=generator))
+        else:
+            base = torch.rand(count, generator=generator)
+        return shift_sigmas(base.clamp(1e-3, 1.0), self.config.loss.shift)
+
+    def call_model(self, transformer, x_t: torch.Tensor, sigma: torch.Tensor, batch: Batch) -> torch.Tensor:
+        dtype = next(p for p in transformer.parameters() if not p.requires_grad).dtype
+        return transformer(hidden_states=x_t.to(dtype), timestep=sigma * 1000, encoder_hidden_states=batch.text.to(dtype),
+                           control_hidden_states=batch.control.to(dtype), return_dict=False)[0].float()
+
+    def compute_loss(self, transformer, batch: Batch, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """1. noise the canvas; 2. predict the velocity (collecting attention mass); 3. the loss terms."""
+        loss_config = self.config.loss
+        device = batch.latent.device
+        x0 = batch.latent
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        sigma = self.sample_sigmas(x0.shape[0], generator).to(device)
+        view = sigma.view(-1, 1, 1, 1, 1)
+        x_t = (1 - view) * x0 + view * noise
+        edited = [i for i, style in enumerate(batch.is_style) if not style]
+        attend = [i for i, style in enumerate(batch.is_style) if not style or loss_config.attn_on_style]
+        state = self.attention_state
+        state.collect = loss_config.attn_weight > 0 and bool(attend)
+        state.tokens = [canvas_tokens(batch.mask[i, 0]) for i in range(x0.shape[0])] if state.collect else None
+        state.reset()
+        v_pred = self.call_model(transformer, x_t, sigma, batch)
+        terms = {"flow": flow_matching_loss(v_pred, noise, x0)}
+        if loss_config.masked_mse and edited:
+            terms["masked"] = masked_flow_matching_loss(v_pred[edited], noise[edited], x0[edited], batch.mask[edited])
+        if loss_config.latent_weight > 0 and edited:
+            x0_hat = one_step_x0(x_t[edited], v_pred[edited], sigma[edited])
+            terms["latent"] = latent_region_loss(x0_hat, batch.mask[edited], loss_config.latent_form,
+                                                 loss_config.latent_margin)
+        if state.collect:
+            masses = {name: [per[i] for i in attend] for name, per in state.masses.items()}
+            terms["attn"] = attention_region_loss(masses, loss_config.attn_edit_weight, loss_config.attn_global_weight)
+        total = terms["flow"] + terms.get("masked", 0.0)
+        total = total + loss_config.latent_weight * terms.get("latent", 0.0) + loss_config.attn_weight * terms.get("attn", 0.0)
+        terms["loss"] = total
+        return terms
+
+    def evaluate(self, transformer, seed: int = 1234) -> dict[str, float]:
+        """Mean loss terms over every cached pair with fixed noise and noise levels (comparable across runs)."""
+        device = next(transformer.parameters()).device
+        was_training = transformer.training
+        transformer.eval()
+        sums: dict[str, list[float]] = {}
+        try:
+            with torch.no_grad(), region_attention(transformer, self.attention_state,
+                                                   select_layers(transformer, self.config.loss.attn_layers)):
+                for index in range(len(self.cache_paths)):
+                    generator = torch.Generator().manual_seed(seed + index)
+                    terms = self.compute_loss(transformer, self.load_batch([index], generator, device), generator)
+                    for key, value in terms.items():
+                        sums.setdefault(key, []).append(float(value))
+        finally:
+            transformer.train(was_training)
+        return {key: sum(values) / len(values) for key, values in sums.items()}
+
+    # ================================================================================== hooks: output
+
+    def lora_state_dict(self, transformer) -> dict[str, torch.Tensor]:
+        from peft.utils import get_peft_model_state_dict
+
+        return {k: v.detach().float().cpu().contiguous()
+                for k, v in get_peft_model_state_dict(transformer, adapter_name=ADAPTER).items()}
+
+    def load_lora_weights(self, transformer, path: Path | str) -> None:
+        from peft.utils import set_peft_model_state_dict
+
+        from ..lora import load_lora, to_state_dict
+
+        state = to_state_dict(load_lora(path), "peft")
+        set_peft_model_state_dict(transformer, state, adapter_name=ADAPTER)
+
+    def as_lora(self, state_dict: dict[str, torch.Tensor]) -> LoRA:
+        lora = parse_state_dict(state_dict)
+        alpha = float(self.config.lora.alpha)
+        return LoRA({k: LoRAModule(m.down, m.up, alpha) for k, m in lora.modules.items()}, "peft")
+
+    def save_final_lora(self, transformer) -> Path:
+        path = self.out_dir / f"{self.config.output.name}.safetensors"
+        metadata = {"reco_training_config": json.dumps(self.config.to_dict()), "reco_step": str(self.step)}
+        save_lora(self.as_lora(self.lora_state_dict(transformer)), path, fmt="comfy", metadata=metadata)
+        return path
+
+    def render_samples(self, transformer, step: int) -> None:
+        """Edit the first pairs with the current LoRA and write source | edit videos."""
+        from ..engine.codec import decode_latents
+        from ..video import write_video
+
+        output = self.config.output
+        folder = self.out_dir / "samples" / f"step-{step:06d}"
+        negative = pad_embeddings(self.encoders.encode_text([""])[0].unsqueeze(0))
+        was_training = transformer.training
+        transformer.eval()
+        state, self.attention_state.collect = self.attention_state.collect, False
+        try:
+            for index, path in enumerate(self.cache_paths[: output.sample_count]):
+                pair = load_cached(path)
+                control = pair.control.unsqueeze(0)
+                prompt = Prompt(pad_embeddings(pair.text.unsqueeze(0)), negative)
+                scheduler = make_scheduler("unipc", output.sample_steps, self.config.loss.shift)
+                noise = torch.randn((1, *pair.latent.shape), generator=torch.Generator().manual_seed(index))
+                latents = denoise(guided_velocity(transformer, prompt, control, output.sample_cfg), noise, scheduler)
+                source, target = layout.split_latent(latents)
+                frames = decode_latents(self.models.vae, torch.cat([source, target], dim=-1))
+                write_video(folder / f"{index:02d}_{pair.name.replace('/', '_')}.mp4", frames, self.config.data.fps)
+        finally:
+            self.attention_state.collect = state
+            transformer.train(was_training)
+
+    # ================================================================================== the loop
+
+    def prepare_data(self) -> None:
+        data = self.config.data
+        if data.generate_shapes:
+            from ..shapes.dataset import export_dataset
+            from ..shapes.world import WorldConfig
+
+            folder = self.out_dir / "generated_pairs"
+            world = WorldConfig(width=data.width, height=data.height, num_frames=data.frames, fps=int(data.fps))
+            manifest = folder / "train.jsonl"
+            if not manifest.is_file():
+                export_dataset(folder, "train", data.generate_shapes, world)
+            records = read_manifest(manifest)
+        elif data.manifest:
+            records = read_manifest(self.config.resolve(data.manifest))
+        else:
+            records = scan_folder(self.config.resolve(data.folder))
+        self.plans = plan_pairs(records, data)
+
+    def batches_per_epoch(self) -> list[list[int]]:
+        """Pairs grouped by bucket, in batches of batch_size (the order is shuffled per epoch)."""
+        buckets: dict[tuple, list[int]] = {}
+        for index, plan in enumerate(self.plans):
+            buckets.setdefault(plan.bucket, []).append(index)
+        size = self.config.optim.batch_size
+        return [members[i : i + size] for members in buckets.values() for i in range(0, len(members), size)]
+
+    def batch_indices(self, global_batch: int) -> list[int]:
+        batches = self.batches_per_epoch()
+        epoch, position = divmod(global_batch, len(batches))
+        order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(self.config.optim.seed + epoch))
+        return batches[int(order[position])]
+
+    def load_batch(self, indices: list[int], generator: torch.Generator, device) -> Batch:
+        pairs: list[CachedPair] = [load_cached(self.cache_paths[i]) for i in indices]
+        first_frame = torch.rand(len(pairs), generator=generator) < self.config.data.first_frame_probability
+        controls = [p.control_first_frame if first else p.control for p, first in zip(pairs, first_frame.tolist())]
+        text = torch.cat([pad_embeddings(p.text.unsqueeze(0)) for p in pairs])
+        return Batch(torch.stack([p.latent for p in pairs]).to(device), torch.stack(controls).to(device),
+                     torch.stack([p.mask for p in pairs]).to(device), text.to(device), [p.is_style for p in pairs])
+
+    def _install_signal_handler(self):
+        def request_stop(signum, frame):
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            logger.warning("stopping: a checkpoint is written after this step (press Ctrl-C again to abort)")
+            self.stop_requested = True
+
+        try:
+            return signal.signal(signal.SIGINT, request_stop)
+        except ValueError:  # not in the main thread (e.g. inside ComfyUI)
+            return None
+
+    def prepare(self, resume: bool = False) -> None:
+        """Everything before the loop: check the data, load models, fill the cache, add the LoRA, resume."""
+        from accelerate import Accelerator
+
+        optim = self.config.optim
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.accelerator = self.accelerator or Accelerator(gradient_accumulation_steps=optim.gradient_accumulation,
+                                                           mixed_precision=optim.mixed_precision)
+        accelerator = self.accelerator
+        # 1. Data: every pair is checked before any model loads.
+        self.prepare_data()
+        if accelerator.is_main_process:
+            atomic_write_text(self.out_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
+        # 2. Models, encoders and the latent cache (built once, on the main process).
+        if self.models is None:
+            self.models = self.load_models()
+        if self.encoders is None:
+            self.encoders = self.make_encoders()
+        data = self.config.data
+        cache_dir = Path(self.config.resolve(data.cache_dir)) if data.cache_dir else self.out_dir / "cache"
+        if accelerator.is_main_process:
+            self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir, cancel=self.cancel)
+        accelerator.wait_for_everyone()
+        if not accelerator.is_main_process:
+            self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir)
+        # 3. LoRA and optimizer.
+        transformer = self.models.transformer.to(accelerator.device)
+        self.add_lora(transformer)
+        if self.config.model.gradient_checkpointing:
+            transformer.enable_gradient_checkpointing()
+        self.parameters = [p for p in transformer.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=optim.learning_rate, betas=tuple(optim.betas),
+                                           weight_decay=optim.weight_decay)
+        # 4. Resume from the newest complete checkpoint.
+        self.step = 0
+        found = ckpt.latest_checkpoint(self.out_dir / "checkpoints") if resume else None
+        if found is not None:
+            from peft.utils import set_peft_model_state_dict
+
+            lora_weights, optimizer_state, state = ckpt.load_checkpoint(found)
+            set_peft_model_state_dict(transformer, lora_weights, adapter_name=ADAPTER)
+            self.optimizer.load_state_dict(optimizer_state)
+            ckpt.restore_rng_state(state["rng"])
+            self.step = found.step
+            logger.info("resumed from %s at step %d", found.path, found.step)
+        self.model, self.optimizer = accelerator.prepare(transformer, self.optimizer)
+
+    def train(self, resume: bool = False) -> Path:
+        """Train to `optim.steps` optimizer steps; returns the saved LoRA (ComfyUI format)."""
+        if not hasattr(self, "model"):
+            self.prepare(resume)
+        optim, accelerator, model, optimizer = self.config.optim, self.accelerator, self.model, self.optimizer
+        is_main = accelerator.is_main_process
+        log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=self.step) if is_main else None
+        layers = select_layers(accelerator.unwrap_model(model), self.config.loss.attn_layers)
+        model.train()
+        previous_handler = self._install_signal_handler()
+        # The loop: optimizer steps of gradient_accumulation micro-steps each.
+        try:
+            with region_attention(accelerator.unwrap_model(model), self.attention_state, layers):
+                while self.step < optim.steps:
+                    started = time.time()
+                    sums: dict[str, list[float]] = {}
+                    for micro in range(optim.gradient_accumulation):
+                        if self.cancel is not None and self.cancel():
+                            raise CancelledError(f"cancelled at step {self.step}")
+                        micro_step = self.step * optim.gradient_accumulation + micro
+                        generator = micro_step_generator(optim.seed, micro_step, accelerator.process_index)
+                        global_batch = micro_step * accelerator.num_processes + accelerator.process_index
+                        batch = self.load_batch(self.batch_indices(global_batch), generator, accelerator.device)
+                        with accelerator.accumulate(model):
+                            terms = self.compute_loss(model, batch, generator)
+                            accelerator.backward(terms["loss"])
+                            if accelerator.sync_gradients and optim.max_grad_norm > 0:
+                                accelerator.clip_grad_norm_(self.parameters, optim.max_grad_norm)
+                            optimizer.step()
+                            optimizer.zero_grad()
+                        for key, value in terms.items():
+                            sums.setdefault(key, []).append(float(value.detach()))
+                    totals = {key: sum(values) / len(values) for key, values in sums.items()}
+                    self.step += 1
+                    if not all(math.isfinite(v) for v in totals.values()):
+                        raise FloatingPointError(f"loss became {totals} at step {self.step}; lower optim.learning_rate")
+                    self._after_step(model, optimizer, log, totals, time.time() - started)
+                    if self.stop_requested:
+                        break
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGINT, previous_handler)
+        accelerator.wait_for_everyone()
+        final = self.out_dir / f"{self.config.output.name}.safetensors"
+        if is_main:
+            final = self.save_final_lora(accelerator.unwrap_model(model))
+            if log is not None and log.rows:
+                save_loss_curve(log, self.out_dir / "loss.png")
+        return final
+
+    def _after_step(self, model, optimizer, log: MetricsLog | None, totals: dict[str, float], seconds: float) -> None:
+        output = self.config.output
+        accelerator = self.accelerator
+        step = self.step
+        if log is not None and output.log_every and (step % output.log_every == 0 or step == 1):
+            log.append({"step": step, **{k: round(v, 6) for k, v in totals.items()},
+                        "lr": self.config.optim.learning_rate, "seconds": round(seconds, 3)})
+        if self.progress is not None:
+            self.progress(step, self.config.optim.steps, totals)
+        last = step == self.config.optim.steps or self.stop_requested
+        if (output.save_every and step % output.save_every == 0) or last:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                unwrapped = accelerator.unwrap_model(model)
+                ckpt.save_checkpoint(self.out_dir / "checkpoints", step, self.lora_state_dict(unwrapped),
+                                     optimizer.state_dict(), keep=output.keep_checkpoints)
+                if log is not None and log.rows:
+                    save_loss_curve(log, self.out_dir / "loss.png")
+        if output.sample_every and step % output.sample_every == 0 and accelerator.is_main_process:
+            self.render_samples(accelerator.unwrap_model(model), step)

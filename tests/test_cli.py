@@ -1,0 +1,135 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reco_core import lora as lora_lib
+from reco_core.cli import main
+from reco_core.video import probe_video, read_video, write_image, write_video
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Tiny random models saved the way users keep them, plus a short source clip."""
+    from reco_core.models.loading import save_transformer, save_vae
+    from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
+
+    root = tmp_path_factory.mktemp("cli")
+    save_transformer(build_tiny_transformer(), root / "model.safetensors")
+    save_vae(build_tiny_vae(), root / "vae.safetensors")
+    build_tiny_text_encoder().save(root / "text_encoder")
+    frames = torch.rand(9, 24, 40, 3, generator=torch.Generator().manual_seed(0))
+    write_video(root / "source.mp4", frames, fps=12)
+    write_image(root / "first.png", frames[0])
+    return root
+
+
+def edit_args(files, out, *extra):
+    return ["edit", "--source", str(files / "source.mp4"), "--instruction", "add a red hat", "--out", str(out),
+            "--model", str(files / "model.safetensors"), "--vae", str(files / "vae.safetensors"),
+            "--text-encoder", str(files / "text_encoder"), "--size", "32x32", "--steps", "2", "--quiet", *extra]
+
+
+def test_edit_writes_a_playable_mp4_with_the_right_frames_fps_and_size(files, tmp_path, capsys):
+    out = tmp_path / "edit.mp4"
+    assert main(edit_args(files, out, "--frames", "5")) == 0
+    info = probe_video(out)
+    assert (info.num_frames, info.width, info.height) == (5, 32, 32)
+    assert info.fps == pytest.approx(12, rel=1e-3)
+    assert read_video(out).frames.shape == (5, 32, 32, 3)
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_side_by_side_lora_keep_source_and_first_frame(files, tmp_path):
+    from reco_core.models.loading import load_transformer
+
+    model = load_transformer(files / "model.safetensors", dtype=torch.float32)
+    modules = {}
+    for name, layer in model.named_modules():
+        if name.endswith("attn1.to_q"):
+            canonical = lora_lib.names.diffusers_to_canonical(name)
+            modules[canonical] = lora_lib.LoRAModule(torch.randn(2, layer.in_features), torch.randn(layer.out_features, 2))
+    lora_path = lora_lib.save_lora(lora_lib.LoRA(modules), tmp_path / "lora.safetensors", fmt="kohya")
+    out = tmp_path / "pair.mp4"
+    code = main(edit_args(files, out, "--side-by-side", "--keep-source", "--lora", f"{lora_path}:0.5",
+                          "--first-frame", str(files / "first.png"), "--sampler", "euler", "--fps", "8"))
+    assert code == 0
+    info = probe_video(out)
+    assert (info.width, info.height) == (64, 32) and info.fps == pytest.approx(8, rel=1e-3)
+    assert info.num_frames == 5  # 9 frames at 12 fps are 6 at 8 fps: the longest 4n+1 is 5
+
+
+@pytest.mark.parametrize("change,name,fragment", [
+    (["--size", "30x32"], "--size width", "Use 16 or 32"),
+    (["--frames", "8"], "--frames", "Use 5 or 9"),
+    (["--frames", "13"], "--source", "Set --frames to 9"),
+    (["--source", "missing.mp4"], "--source", "missing.mp4"),
+    (["--model", "nowhere.safetensors"], "--model", "does not exist"),
+    (["--lora", "nope.safetensors"], "--lora", "does not exist"),
+    (["--out", "edit.txt"], "--out", ".txt"),
+])
+def test_bad_inputs_are_named_with_a_fix_before_any_model_loads(files, tmp_path, capsys, change, name, fragment):
+    args = edit_args(files, tmp_path / "x.mp4")
+    flag = change[0]
+    if flag in args:
+        index = args.index(flag)
+        args[index + 1] = change[1]
+    else:
+        args += change
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {name}") and fragment in error
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_an_unreadable_lora_is_reported(files, tmp_path, capsys):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"not a lora")
+    assert main(edit_args(files, tmp_path / "x.mp4", "--lora", str(bad))) == 2
+    assert "broken.safetensors" in capsys.readouterr().err
+
+
+def _random_lora():
+    generator = torch.Generator().manual_seed(0)
+    module = lora_lib.LoRAModule(torch.randn(4, 32, generator=generator), torch.randn(32, 4, generator=generator), 8.0)
+    return lora_lib.LoRA({"blocks.0.self_attn.q": module, "vace_blocks.1.ffn.2": module})
+
+
+@pytest.mark.parametrize("fmt", ["comfy", "diffusers", "peft"])
+def test_lora_convert_output_loads_back_identically(tmp_path, fmt, capsys):
+    source = tmp_path / "in.ckpt"
+    torch.save(lora_lib.to_state_dict(_random_lora(), "reco"), source)
+    out = tmp_path / f"out_{fmt}.safetensors"
+    assert main(["lora", "convert", str(source), str(out), "--to", fmt]) == 0
+    converted = lora_lib.load_lora(out)
+    original = lora_lib.load_lora(source)
+    assert converted.source_format == fmt
+    for name, module in original.modules.items():
+        assert torch.equal(converted.modules[name].delta(), module.delta())
+
+
+def test_lora_convert_refuses_other_suffixes(tmp_path, capsys):
+    lora_lib.save_lora(_random_lora(), tmp_path / "in.safetensors")
+    assert main(["lora", "convert", str(tmp_path / "in.safetensors"), str(tmp_path / "out.pt"), "--to", "comfy"]) == 2
+    assert ".safetensors" in capsys.readouterr().err
+
+
+def test_lora_info_text_and_json(tmp_path, capsys):
+    path = lora_lib.save_lora(_random_lora(), tmp_path / "in.safetensors", fmt="kohya")
+    assert main(["lora", "info", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "kohya" in text and "rank:       4" in text and "VACE blocks" in text
+    assert main(["lora", "info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["alpha"] == [8.0] and info["dit_blocks"] == [0] and info["vace_blocks"] == [1]
+
+
+def test_module_entry_point_help_explains_every_flag():
+    result = subprocess.run([sys.executable, "-m", "reco_core", "edit", "--help"], capture_output=True, text=True,
+                            check=True)
+    for flag in ("--source", "--instruction", "--out", "--model", "--vae", "--text-encoder", "--lora", "--size",
+                 "--frames", "--steps", "--cfg", "--shift", "--seed", "--side-by-side", "--keep-source",
+                 "--first-frame"):
+        assert flag in result.stdout
