@@ -35,7 +35,8 @@ class Checkpoint:
 
 
 def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()[1].copy(), "python": random.getstate()[1]}
+    numpy_keys = torch.from_numpy(np.random.get_state()[1].astype(np.int64))
+    state = {"torch": torch.get_rng_state(), "numpy": numpy_keys, "python": list(random.getstate()[1])}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -44,7 +45,7 @@ def rng_state() -> dict:
 def restore_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     numpy_state = list(np.random.get_state())
-    numpy_state[1] = np.asarray(state["numpy"], dtype=np.uint32)
+    numpy_state[1] = state["numpy"].numpy().astype(np.uint32)
     np.random.set_state(tuple(numpy_state))
     random.setstate((3, tuple(int(x) for x in state["python"]), None))
     if "cuda" in state and torch.cuda.is_available():

@@ -300,8 +300,10 @@ class Trainer:
 
         optim = self.config.optim
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        # cpu=True lets torchrun / accelerate launch run several CPU processes (gloo) where there is no GPU.
         self.accelerator = self.accelerator or Accelerator(gradient_accumulation_steps=optim.gradient_accumulation,
-                                                           mixed_precision=optim.mixed_precision)
+                                                           mixed_precision=optim.mixed_precision,
+                                                           cpu=not torch.cuda.is_available())
         accelerator = self.accelerator
         # 1. Data: every pair is checked before any model loads.
         self.prepare_data()
@@ -319,8 +321,9 @@ class Trainer:
         accelerator.wait_for_everyone()
         if not accelerator.is_main_process:
             self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir)
-        # 3. LoRA and optimizer.
+        # 3. LoRA (seeded initialisation, the same on every rank) and optimizer.
         transformer = self.models.transformer.to(accelerator.device)
+        torch.manual_seed(optim.seed)
         self.add_lora(transformer)
         if self.config.model.gradient_checkpointing:
             transformer.enable_gradient_checkpointing()
@@ -384,12 +387,29 @@ class Trainer:
             if previous_handler is not None:
                 signal.signal(signal.SIGINT, previous_handler)
         accelerator.wait_for_everyone()
+        if accelerator.num_processes > 1:
+            self.check_ranks_in_sync()
         final = self.out_dir / f"{self.config.output.name}.safetensors"
         if is_main:
             final = self.save_final_lora(accelerator.unwrap_model(model))
             if log is not None and log.rows:
                 save_loss_curve(log, self.out_dir / "loss.png")
         return final
+
+    def check_ranks_in_sync(self) -> None:
+        """Every rank hashes its LoRA weights; the main process records them (distributed.json) and
+        raises if they differ, which would mean the ranks trained different models."""
+        digest = hashlib.sha256()
+        for parameter in self.parameters:
+            digest.update(parameter.detach().float().cpu().numpy().tobytes())
+        mine = torch.tensor([int.from_bytes(digest.digest()[:7], "little")], device=self.accelerator.device)
+        hashes = [int(h) for h in self.accelerator.gather(mine).cpu()]
+        if self.accelerator.is_main_process:
+            report = {"world_size": self.accelerator.num_processes, "lora_hashes": hashes,
+                      "in_sync": len(set(hashes)) == 1}
+            atomic_write_text(self.out_dir / "distributed.json", json.dumps(report, indent=2))
+            if not report["in_sync"]:
+                raise RuntimeError(f"ranks ended with different LoRA weights: {hashes}")
 
     def _after_step(self, model, optimizer, log: MetricsLog | None, totals: dict[str, float], seconds: float) -> None:
         output = self.config.output

@@ -1,0 +1,259 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from reco_core import lora as lora_lib
+from reco_core.errors import ReCoInputError
+from reco_core.train import Models, Trainer, config_from_dict, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(**sections):
+    base = {
+        "model": {"transformer": "tiny", "dtype": "fp32"},
+        "lora": {"rank": 4, "alpha": 4},
+        "data": {"generate_shapes": 4, "width": 32, "height": 32, "frames": 5, "fps": 8},
+        "loss": {"latent_weight": 0.1, "attn_weight": 0.1},
+        "optim": {"steps": 4, "learning_rate": 1e-3, "gradient_accumulation": 2, "mixed_precision": "no"},
+        "output": {"save_every": 2, "sample_every": 0},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    return base
+
+
+def tiny_models(seed=0):
+    from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
+    from reco_core.shapes.tasks import instruction_vocabulary
+
+    return Models(build_tiny_transformer(seed), build_tiny_vae(seed),
+                  build_tiny_text_encoder(seed, vocabulary=instruction_vocabulary()))
+
+
+def test_config_rejects_unknown_keys_with_a_suggestion():
+    with pytest.raises(ReCoInputError) as error:
+        config_from_dict(tiny_config(optim={"learnig_rate": 1e-4}))
+    assert error.value.input_name == "optim.learnig_rate" and "optim.learning_rate" in str(error.value)
+    with pytest.raises(ReCoInputError, match=r"\[los\]"):
+        config_from_dict({**tiny_config(), "los": {}})
+
+
+@pytest.mark.parametrize("section,values,name", [
+    ("data", {"frames": 8}, "data.frames"), ("data", {"width": 20}, "data.width"),
+    ("lora", {"rank": 0}, "lora.rank"), ("loss", {"latent_form": "ratio"}, "loss.latent_form"),
+    ("optim", {"mixed_precision": "tf32"}, "optim.mixed_precision"), ("output", {"name": "../x"}, "output.name"),
+    ("lora", {"targets": ["q", "qkv"]}, "lora.targets"),
+])
+def test_config_values_are_checked(section, values, name):
+    with pytest.raises(ReCoInputError) as error:
+        config_from_dict(tiny_config(**{section: values}))
+    assert error.value.input_name == name
+
+
+def test_shipped_tiny_cpu_config_is_valid():
+    config = load_config(REPO / "configs" / "tiny-cpu.toml")
+    assert config.model.transformer == "shapes" and config.optim.steps > 0
+
+
+def _write_pair(folder, name, source_frames, target_frames, instruction="remove the red circle"):
+    from reco_core.video import write_video
+
+    pair = folder / name
+    generator = torch.Generator().manual_seed(len(name))
+    write_video(pair / "source.mp4", torch.rand(source_frames, 32, 32, 3, generator=generator), fps=8)
+    write_video(pair / "target.mp4", torch.rand(target_frames, 32, 32, 3, generator=generator), fps=8)
+    (pair / "instruction.txt").write_text(instruction)
+    return pair
+
+
+def test_bad_pairs_are_reported_with_their_files_before_any_model_loads(tmp_path):
+    pairs = tmp_path / "pairs"
+    _write_pair(pairs, "good", 5, 5)
+    _write_pair(pairs, "short_target", 9, 5)
+    broken = _write_pair(pairs, "unreadable", 5, 5)
+    (broken / "target.mp4").write_bytes(b"garbage")
+    missing = _write_pair(pairs, "missing", 5, 5)
+    (missing / "source.mp4").unlink()
+    config = config_from_dict(tiny_config(data={"generate_shapes": 0, "folder": str(pairs)}))
+
+    class NoModels(Trainer):
+        def load_models(self):
+            raise AssertionError("models must not load before the data is checked")
+
+    with pytest.raises(ReCoInputError) as error:
+        NoModels(config, tmp_path / "run").train()
+    message = str(error.value)
+    assert "has no source.*" in message and "missing" in message
+    config = config_from_dict(tiny_config(data={"generate_shapes": 0, "folder": str(pairs)}))
+    (missing / "source.mp4").write_bytes((pairs / "good" / "source.mp4").read_bytes())
+    with pytest.raises(ReCoInputError) as error:
+        NoModels(config, tmp_path / "run").train()
+    message = str(error.value)
+    assert "2 of 4 pairs cannot be used" in message
+    assert "short_target/target.mp4 has 5 frames" in message and "unreadable/target.mp4" in message
+
+
+def test_a_manifest_with_a_bad_line_names_the_line(tmp_path):
+    manifest = tmp_path / "pairs.jsonl"
+    manifest.write_text('{"source": "a.mp4", "target": "b.mp4", "instruction": "x"}\n{"source": "a.mp4"}\n')
+    config = config_from_dict(tiny_config(data={"generate_shapes": 0, "manifest": str(manifest)}))
+    with pytest.raises(ReCoInputError, match=r"pairs.jsonl:2 has no target, instruction"):
+        Trainer(config, tmp_path / "run").train()
+
+
+def test_training_a_tiny_model_lowers_its_loss(tmp_path):
+    config = config_from_dict(tiny_config(optim={"steps": 30, "learning_rate": 3e-3, "gradient_accumulation": 1},
+                                          output={"save_every": 0}))
+    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    trainer.prepare()
+    before = trainer.evaluate(trainer.model)
+    trainer.train()
+    after = trainer.evaluate(trainer.model)
+    assert after["loss"] < 0.9 * before["loss"], (before, after)
+    assert (tmp_path / "run" / "loss.png").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == list(range(1, 31))
+
+
+def test_saved_lora_is_comfy_format_with_alpha_and_round_trips(tmp_path):
+    config = config_from_dict(tiny_config(lora={"rank": 4, "alpha": 8}))
+    path = Trainer(config, tmp_path / "run", models=tiny_models()).train()
+    lora = lora_lib.load_lora(path)
+    assert lora.source_format == "comfy" and lora.alphas == [8.0]
+    keys = set(lora_lib.read_tensors(path)[0])
+    assert "diffusion_model.blocks.0.self_attn.q.alpha" in keys
+    assert "diffusion_model.vace_blocks.1.ffn.2.lora_down.weight" in keys
+    assert lora.by_kind()["dit"] == 20 and lora.by_kind()["vace"] == 20  # q,k,v,o x2, ffn x2 per block
+    for fmt in lora_lib.FORMATS:
+        back = lora_lib.convert(lora_lib.convert(lora, fmt), "comfy")
+        for name, module in lora.modules.items():
+            torch.testing.assert_close(back.modules[name].delta(), module.delta())
+
+
+def test_sample_edits_are_rendered(tmp_path):
+    config = config_from_dict(tiny_config(optim={"steps": 2}, output={"sample_every": 2, "sample_steps": 2,
+                                                                       "sample_count": 1}))
+    Trainer(config, tmp_path / "run", models=tiny_models()).train()
+    (video,) = (tmp_path / "run" / "samples" / "step-000002").glob("*.mp4")
+    from reco_core.video import probe_video
+
+    assert probe_video(video).width == 64  # source | edit
+
+
+# --------------------------------------------------------------------------------------- subprocess runs
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    from reco_core.models.loading import save_transformer, save_vae
+
+    root = tmp_path_factory.mktemp("models")
+    models = tiny_models()
+    save_transformer(models.transformer, root / "model.safetensors")
+    save_vae(models.vae, root / "vae.safetensors")
+    models.text_encoder.save(root / "text_encoder")
+    return root
+
+
+def write_config(path, model_files, steps, save_every=1, extra=""):
+    path.write_text(f"""
+[model]
+transformer = "{model_files / 'model.safetensors'}"
+vae = "{model_files / 'vae.safetensors'}"
+text_encoder = "{model_files / 'text_encoder'}"
+dtype = "fp32"
+[lora]
+rank = 4
+alpha = 4
+[data]
+generate_shapes = 4
+width = 32
+height = 32
+frames = 5
+fps = 8
+cache_dir = "{path.parent / 'cache'}"
+[loss]
+latent_weight = 0.1
+attn_weight = 0.1
+[optim]
+steps = {steps}
+learning_rate = 1e-3
+gradient_accumulation = 2
+mixed_precision = "no"
+[output]
+save_every = {save_every}
+sample_every = 0
+{extra}
+""")
+    return path
+
+
+def train_command(config, out, *extra):
+    return [sys.executable, "-m", "reco_core", "train", "--config", str(config), "--out", str(out), *extra]
+
+
+def run_env():
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def wait_for(predicate, timeout, process):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_run_killed_and_resumed_ends_with_the_same_lora(tmp_path, model_files):
+    config = write_config(tmp_path / "run.toml", model_files, steps=8)
+    subprocess.run(train_command(config, tmp_path / "straight"), env=run_env(), check=True, capture_output=True)
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(train_command(config, killed), env=run_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (killed / "checkpoints" / "step-000003").is_dir(), 300, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "reco_lora.safetensors").exists()
+    subprocess.run(train_command(config, killed, "--resume"), env=run_env(), check=True, capture_output=True)
+
+    straight = lora_lib.read_tensors(tmp_path / "straight" / "reco_lora.safetensors")[0]
+    resumed = lora_lib.read_tensors(killed / "reco_lora.safetensors")[0]
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+
+
+def test_ctrl_c_saves_a_checkpoint_first(tmp_path, model_files):
+    config = write_config(tmp_path / "run.toml", model_files, steps=100000, save_every=0)
+    out = tmp_path / "run"
+    process = subprocess.Popen(train_command(config, out), env=run_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").read_text().count("\n") >= 2,
+             300, process)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    assert process.returncode == 0
+    (checkpoint,) = (out / "checkpoints").iterdir()
+    step = json.loads((checkpoint / "state.json").read_text())["step"]
+    assert step >= 2 and (out / "reco_lora.safetensors").is_file()
+
+
+def test_two_processes_finish_with_identical_weights(tmp_path, model_files):
+    config = write_config(tmp_path / "run.toml", model_files, steps=3, save_every=0)
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(29500 + os.getpid() % 1000), "-m", "reco_core", "train", "--config", str(config), "--out", str(out)]
+    result = subprocess.run(command, env=run_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads((out / "distributed.json").read_text())
+    assert report["world_size"] == 2 and report["in_sync"]
+    assert (out / "reco_lora.safetensors").is_file()
