@@ -5,8 +5,9 @@ from comfy_api.latest import ComfyExtension, io
 from .decode import ReCoDecode
 from .in_context import ReCoInContext
 from .lora_loader import ReCoLoRALoader
+from .train_lora import ReCoTrainLoRA
 
-NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoDecode]
+NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoDecode, ReCoTrainLoRA]
 
 
 class ReCoExtension(ComfyExtension):

@@ -63,6 +63,12 @@ class ReCoLoRALoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, lora_name, **_):
+        if folder_paths.get_full_path("loras", lora_name) is None:
+            return f"lora_name: {lora_name} is not in models/loras. Put the ReCo LoRA there and refresh the node."
+        return True
+
+    @classmethod
     def fingerprint_inputs(cls, lora_name, strength, **_):
         path = folder_paths.get_full_path("loras", lora_name)
         return f"{lora_name}:{os.path.getmtime(path) if path else 0}:{strength}"

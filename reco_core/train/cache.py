@@ -38,6 +38,9 @@ class Encoders(Protocol):
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         """Instructions -> embeddings [B, 512, D] (zero-padded)."""
 
+    def decode_video(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latent [1, 16, F, h, w] -> frames [T, H, W, C] in 0..1 (for sample edits)."""
+
 
 @dataclass
 class CachedPair:

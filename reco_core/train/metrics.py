@@ -27,6 +27,14 @@ class MetricsLog:
             self.rows = [r for r in rows if resume_step is not None and r["step"] <= resume_step]
             self._rewrite()
 
+    @classmethod
+    def read(cls, path: Path) -> "MetricsLog":
+        """The whole log of a run, read only."""
+        log = cls.__new__(cls)
+        log.path = path
+        log.rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+        return log
+
     def _rewrite(self) -> None:
         with atomic_path(self.path) as tmp:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in self.rows))

@@ -81,10 +81,11 @@ class Trainer:
     """Trains a ReCo LoRA. Override the hooks to change one part (models, noise, loss, samples)."""
 
     def __init__(self, config: TrainConfig, out_dir: str | Path, *, models: Models | None = None,
-                 encoders: Encoders | None = None, accelerator=None,
+                 encoders: Encoders | None = None, accelerator=None, lora_path: str | Path | None = None,
                  progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None):
         self.config = config
         self.out_dir = Path(out_dir)
+        self.lora_path = Path(lora_path) if lora_path else self.out_dir / f"{config.output.name}.safetensors"
         self.models = models
         self.encoders = encoders
         self.progress = progress
@@ -104,6 +105,9 @@ class Trainer:
         config = self.config.model
         return Models(*load_components(self.config.resolve(config.transformer), self.config.resolve(config.vae),
                                        self.config.resolve(config.text_encoder), dtype=DTYPES[config.dtype]))
+
+    def after_cache(self) -> None:
+        """Called once the cache is complete (a front end can free its encoders' memory here)."""
 
     def make_encoders(self) -> Encoders:
         from .encoders import DiffusersEncoders
@@ -209,14 +213,13 @@ class Trainer:
         return LoRA({k: LoRAModule(m.down, m.up, alpha) for k, m in lora.modules.items()}, "peft")
 
     def save_final_lora(self, transformer) -> Path:
-        path = self.out_dir / f"{self.config.output.name}.safetensors"
+        path = self.lora_path
         metadata = {"reco_training_config": json.dumps(self.config.to_dict()), "reco_step": str(self.step)}
         save_lora(self.as_lora(self.lora_state_dict(transformer)), path, fmt="comfy", metadata=metadata)
         return path
 
     def render_samples(self, transformer, step: int) -> None:
         """Edit the first pairs with the current LoRA and write source | edit videos."""
-        from ..engine.codec import decode_latents
         from ..video import write_video
 
         output = self.config.output
@@ -234,7 +237,7 @@ class Trainer:
                 noise = torch.randn((1, *pair.latent.shape), generator=torch.Generator().manual_seed(index))
                 latents = denoise(guided_velocity(transformer, prompt, control, output.sample_cfg), noise, scheduler)
                 source, target = layout.split_latent(latents)
-                frames = decode_latents(self.models.vae, torch.cat([source, target], dim=-1))
+                frames = torch.cat([self.encoders.decode_video(source), self.encoders.decode_video(target)], dim=2)
                 write_video(folder / f"{index:02d}_{pair.name.replace('/', '_')}.mp4", frames, self.config.data.fps)
         finally:
             self.attention_state.collect = state
@@ -309,10 +312,9 @@ class Trainer:
         self.prepare_data()
         if accelerator.is_main_process:
             atomic_write_text(self.out_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
-        # 2. Models, encoders and the latent cache (built once, on the main process).
-        if self.models is None:
-            self.models = self.load_models()
+        # 2. Encoders and the latent cache (built once, on the main process), then the model to train.
         if self.encoders is None:
+            self.models = self.models or self.load_models()
             self.encoders = self.make_encoders()
         data = self.config.data
         cache_dir = Path(self.config.resolve(data.cache_dir)) if data.cache_dir else self.out_dir / "cache"
@@ -321,6 +323,8 @@ class Trainer:
         accelerator.wait_for_everyone()
         if not accelerator.is_main_process:
             self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir)
+        self.after_cache()
+        self.models = self.models or self.load_models()
         # 3. LoRA (seeded initialisation, the same on every rank) and optimizer.
         transformer = self.models.transformer.to(accelerator.device)
         torch.manual_seed(optim.seed)
@@ -362,7 +366,8 @@ class Trainer:
                     sums: dict[str, list[float]] = {}
                     for micro in range(optim.gradient_accumulation):
                         if self.cancel is not None and self.cancel():
-                            raise CancelledError(f"cancelled at step {self.step}")
+                            self.save_checkpoint(log)  # the state after the last completed step
+                            raise CancelledError(f"cancelled at step {self.step}; checkpoint kept")
                         micro_step = self.step * optim.gradient_accumulation + micro
                         generator = micro_step_generator(optim.seed, micro_step, accelerator.process_index)
                         global_batch = micro_step * accelerator.num_processes + accelerator.process_index
@@ -380,7 +385,7 @@ class Trainer:
                     self.step += 1
                     if not all(math.isfinite(v) for v in totals.values()):
                         raise FloatingPointError(f"loss became {totals} at step {self.step}; lower optim.learning_rate")
-                    self._after_step(model, optimizer, log, totals, time.time() - started)
+                    self._after_step(log, totals, time.time() - started)
                     if self.stop_requested:
                         break
         finally:
@@ -389,12 +394,23 @@ class Trainer:
         accelerator.wait_for_everyone()
         if accelerator.num_processes > 1:
             self.check_ranks_in_sync()
-        final = self.out_dir / f"{self.config.output.name}.safetensors"
+        final = self.lora_path
         if is_main:
             final = self.save_final_lora(accelerator.unwrap_model(model))
             if log is not None and log.rows:
                 save_loss_curve(log, self.out_dir / "loss.png")
         return final
+
+    def save_checkpoint(self, log: MetricsLog | None) -> None:
+        """Checkpoint the current step (LoRA, optimizer, RNG) and refresh the loss curve."""
+        accelerator = self.accelerator
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            unwrapped = accelerator.unwrap_model(self.model)
+            ckpt.save_checkpoint(self.out_dir / "checkpoints", self.step, self.lora_state_dict(unwrapped),
+                                 self.optimizer.state_dict(), keep=self.config.output.keep_checkpoints)
+            if log is not None and log.rows:
+                save_loss_curve(log, self.out_dir / "loss.png")
 
     def check_ranks_in_sync(self) -> None:
         """Every rank hashes its LoRA weights; the main process records them (distributed.json) and
@@ -411,7 +427,7 @@ class Trainer:
             if not report["in_sync"]:
                 raise RuntimeError(f"ranks ended with different LoRA weights: {hashes}")
 
-    def _after_step(self, model, optimizer, log: MetricsLog | None, totals: dict[str, float], seconds: float) -> None:
+    def _after_step(self, log: MetricsLog | None, totals: dict[str, float], seconds: float) -> None:
         output = self.config.output
         accelerator = self.accelerator
         step = self.step
@@ -422,12 +438,6 @@ class Trainer:
             self.progress(step, self.config.optim.steps, totals)
         last = step == self.config.optim.steps or self.stop_requested
         if (output.save_every and step % output.save_every == 0) or last:
-            accelerator.wait_for_everyone()
-            if accelerator.is_main_process:
-                unwrapped = accelerator.unwrap_model(model)
-                ckpt.save_checkpoint(self.out_dir / "checkpoints", step, self.lora_state_dict(unwrapped),
-                                     optimizer.state_dict(), keep=output.keep_checkpoints)
-                if log is not None and log.rows:
-                    save_loss_curve(log, self.out_dir / "loss.png")
+            self.save_checkpoint(log)
         if output.sample_every and step % output.sample_every == 0 and accelerator.is_main_process:
-            self.render_samples(accelerator.unwrap_model(model), step)
+            self.render_samples(accelerator.unwrap_model(self.model), step)
