@@ -1,13 +1,22 @@
 """The ReCo nodes (ComfyUI V3 schema). Node ids are stable: saved workflows refer to them."""
 
+import logging
+
 from comfy_api.latest import ComfyExtension, io
 
 from .decode import ReCoDecode
 from .in_context import ReCoInContext
 from .lora_loader import ReCoLoRALoader
-from .train_lora import ReCoTrainLoRA
 
-NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoDecode, ReCoTrainLoRA]
+NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoDecode]
+
+try:  # training needs diffusers and peft; the edit nodes above need neither
+    from .train_lora import ReCoTrainLoRA
+
+    NODES.append(ReCoTrainLoRA)
+except ImportError as error:
+    logging.getLogger(__name__).warning("ReCo: ReCoTrainLoRA is unavailable (%s); install the pack's requirements: "
+                                        "pip install -r requirements.txt", error)
 
 
 class ReCoExtension(ComfyExtension):

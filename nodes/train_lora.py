@@ -34,15 +34,23 @@ class ComfyEncoders:
         self.mean, self.std = vae_latent_stats(load_shipped_config("wan2.1-vae"))
         self.identity = f"comfy-vae:{_fingerprint(vae.first_stage_model)}/clip:{_fingerprint(clip.cond_stage_model)}"
 
+    # Core's models hold inference tensors: run them in inference mode, hand back ordinary tensors.
+
     def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
-        return (self.vae.encode(frames[..., :3]).float().cpu() - self.mean) / self.std
+        with torch.inference_mode():
+            latents = (self.vae.encode(frames[..., :3]).float().cpu() - self.mean) / self.std
+        return latents.clone()
 
     def decode_video(self, latents: torch.Tensor) -> torch.Tensor:
-        return decode_frames(self.vae, latents.float().cpu() * self.std + self.mean)
+        with torch.inference_mode():
+            frames = decode_frames(self.vae, latents.float().cpu() * self.std + self.mean)
+        return frames.clone()
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:
-        rows = [self.clip.encode_from_tokens(self.clip.tokenize(text)).float().cpu() for text in texts]
-        return torch.cat([pad_embeddings(row) for row in rows])
+        with torch.inference_mode():
+            rows = [self.clip.encode_from_tokens(self.clip.tokenize(text)).float().cpu() for text in texts]
+            embeddings = torch.cat([pad_embeddings(row) for row in rows])
+        return embeddings.clone()
 
 
 class ComfyTrainer(Trainer):
@@ -172,7 +180,13 @@ class ReCoTrainLoRA(io.ComfyNode):
                                progress=lambda step, total, terms: progress.update_absolute(step, total),
                                cancel=comfy.model_management.processing_interrupted)
         try:
-            trainer.train(resume=resume)
+            # ComfyUI runs nodes under inference mode; training needs autograd and ordinary tensors.
+            with torch.inference_mode(False), torch.enable_grad():
+                trainer.train(resume=resume)
+        except comfy.model_management.InterruptProcessingException:
+            if trainer.prepared:  # progress updates are ComfyUI's cancel points: keep the step just finished
+                trainer.save_checkpoint(None)
+            raise
         except CancelledError:
             comfy.model_management.throw_exception_if_processing_interrupted()
             raise

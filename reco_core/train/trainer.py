@@ -348,9 +348,13 @@ class Trainer:
             logger.info("resumed from %s at step %d", found.path, found.step)
         self.model, self.optimizer = accelerator.prepare(transformer, self.optimizer)
 
+    @property
+    def prepared(self) -> bool:
+        return hasattr(self, "model")
+
     def train(self, resume: bool = False) -> Path:
         """Train to `optim.steps` optimizer steps; returns the saved LoRA (ComfyUI format)."""
-        if not hasattr(self, "model"):
+        if not self.prepared:
             self.prepare(resume)
         optim, accelerator, model, optimizer = self.config.optim, self.accelerator, self.model, self.optimizer
         is_main = accelerator.is_main_process

@@ -324,11 +324,45 @@ class ReCoTestModelForward(io.ComfyNode):
                                                               "type": "output"}]})
 
 
+class _FakeClip:
+    """Stands in for core's CLIP object: tokenize() keeps the text, encode_from_tokens() returns seeded
+    random embeddings [1, 8, 4096] derived from the text, so equal texts give equal embeddings."""
+
+    def __init__(self, seed):
+        self.seed = seed
+        self.cond_stage_model = torch.nn.Linear(4, 4)
+
+    def tokenize(self, text):
+        return text
+
+    def encode_from_tokens(self, tokens, return_pooled=False):
+        gen = torch.Generator().manual_seed(_seed_from(self.seed, tokens or "<empty>"))
+        return torch.randn(1, 8, 4096, generator=gen)
+
+
+class ReCoTestCLIP(io.ComfyNode):
+    """A CLIP stand-in for nodes that encode text themselves (e.g. ReCoTrainLoRA)."""
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ReCoTestCLIP",
+            display_name="ReCo Test CLIP",
+            category="ReCo/testing",
+            inputs=[io.Int.Input("seed", default=0, min=0, max=2**31 - 1)],
+            outputs=[io.Clip.Output()],
+        )
+
+    @classmethod
+    def execute(cls, seed):
+        return io.NodeOutput(_FakeClip(seed))
+
+
 class ReCoTestingExtension(ComfyExtension):
     @override
     async def get_node_list(self):
         return [ReCoTestConditioning, ReCoTestSaveTensors, ReCoTestVideoFrames, ReCoTestSlowNode, ReCoTestStepCounter,
-                ReCoTestModelForward]
+                ReCoTestModelForward, ReCoTestCLIP]
 
 
 async def comfy_entrypoint():
