@@ -66,6 +66,21 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--offload", action="store_true", help="keep models on the CPU and move each to the "
                       "device only while it works (less GPU memory)")
     edit.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (less memory)")
+    edit.add_argument("--region", choices=("off", "auto", "mask"), default="off", help="region-constrained "
+                      "sampling: auto finds the edit region from the model's own estimates, mask takes it from "
+                      "--mask; the background outside it is held to the source (default off)")
+    edit.add_argument("--mask", default=None, help="with --region mask: a mask video or image of the region to "
+                      "edit, the source's size (white = edit)")
+    edit.add_argument("--background", type=float, default=0.8, help="background lock strength 0..1 outside the "
+                      "region (default 0.8)")
+    edit.add_argument("--release", type=float, default=0.7, help="fraction of the steps the background lock holds "
+                      "before it fades out (default 0.7)")
+    edit.add_argument("--attention", choices=("off", "region", "source"), default="region", help="with a region: "
+                      "edit-region tokens may not attend to the source region (region) or the whole source (source)")
+    edit.add_argument("--threshold", type=float, default=None, help="auto region threshold 0..1 on the normalised "
+                      "source/target discrepancy (default: Otsu)")
+    edit.add_argument("--detect-at", type=float, default=0.2, help="progress 0..1 at which the auto region is "
+                      "read from the model's estimate (default 0.2)")
     edit.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

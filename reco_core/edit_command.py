@@ -23,9 +23,16 @@ class EditJob:
     loras: list
     first_frame: torch.Tensor | None
     options: object  # EditOptions
+    region: object  # RegionOptions
+    mask: torch.Tensor | None
     out: Path
     device: str
     dtype: torch.dtype
+
+    @property
+    def region_path(self) -> Path:
+        """Where the region used is written: next to the edit, `<name>_region.mp4`."""
+        return self.out.with_name(f"{self.out.stem or self.out.name}_region.mp4")
 
 
 def check_output(path: str) -> Path:
@@ -48,6 +55,7 @@ def prepare_job(args) -> EditJob:
     """Every check `edit` makes before a single weight is read."""
     from .engine.options import EditOptions
     from .frames import resample_fps
+    from .region import RegionOptions
     from .lora import load_lora
     from .video import probe_video, read_video
 
@@ -83,12 +91,28 @@ def prepare_job(args) -> EditJob:
     options.validate()
     available = info.num_frames if not args.fps else max(1, int(info.num_frames * args.fps / info.fps))
     options.resolve_length(available, source_name="--source", length_name="--frames")
+    region = RegionOptions(mode=args.region, background=args.background, release=args.release,
+                           attention=args.attention, threshold=args.threshold, detect_at=args.detect_at).validate()
+    mask = read_region_mask(args, info) if args.region == "mask" else None
     source = read_video(args.source, input_name="--source")
     if args.fps:
         source.frames, source.fps = resample_fps(source.frames, source.fps, args.fps), args.fps
+        if mask is not None and mask.shape[0] > 1:
+            mask = resample_fps(mask, info.fps, args.fps)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = DTYPES[args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
-    return EditJob(source, loras, first_frame, options, out, device, dtype)
+    return EditJob(source, loras, first_frame, options, region, mask, out, device, dtype)
+
+
+def read_region_mask(args, info) -> torch.Tensor:
+    from .video import read_mask_video
+
+    if not args.mask:
+        raise ReCoInputError("--mask", "is missing but --region is mask", "Give --mask FILE, or use --region auto.")
+    mask = read_mask_video(args.mask, input_name="--mask").frames
+    checks.check_mask_matches(mask.shape, (info.num_frames, info.height, info.width), name="--mask",
+                              source_name="--source")
+    return mask
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -145,10 +169,15 @@ def run(args) -> int:
     steps = tqdm(total=job.options.steps, desc="sampling", unit="step", disable=args.quiet, dynamic_ncols=True,
                  leave=False)
     result = pipeline(job.source.frames, args.instruction, options=job.options, first_frame=job.first_frame,
-                      progress=lambda done, total: steps.update(done - steps.n))
+                      region=job.region, mask=job.mask, progress=lambda done, total: steps.update(done - steps.n))
     steps.close()
     frames = result.side_by_side if args.side_by_side else result.frames
     path = write_video(job.out, frames, job.options.fps)
+    if result.region is not None:
+        from .video import write_mask_video
+
+        region_path = write_mask_video(job.region_path, result.region, job.options.fps)
+        print(f"wrote {region_path} (the edit region used)")
     stages.set_description("done")
     stages.update()
     stages.close()

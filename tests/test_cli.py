@@ -133,3 +133,34 @@ def test_module_entry_point_help_explains_every_flag():
                  "--frames", "--steps", "--cfg", "--shift", "--seed", "--side-by-side", "--keep-source",
                  "--first-frame"):
         assert flag in result.stdout
+
+
+def test_region_auto_writes_the_region_as_a_mask_video_next_to_the_edit(files, tmp_path):
+    out = tmp_path / "edit.mp4"
+    assert main(edit_args(files, out, "--frames", "5", "--region", "auto", "--background", "0.5")) == 0
+    region = tmp_path / "edit_region.mp4"
+    info = probe_video(region)
+    assert (info.num_frames, info.width, info.height) == (5, 32, 32)
+
+
+def test_region_mask_mode_reads_the_mask(files, tmp_path):
+    mask = torch.zeros(9, 24, 40, 3)
+    mask[:, 4:16, 10:30] = 1
+    write_video(tmp_path / "mask.mp4", mask, fps=12)
+    out = tmp_path / "edit.mp4"
+    assert main(edit_args(files, out, "--region", "mask", "--mask", str(tmp_path / "mask.mp4"))) == 0
+    assert (tmp_path / "edit_region.mp4").is_file()
+
+
+@pytest.mark.parametrize("extra,name,fragment", [
+    (["--region", "mask"], "--mask", "--region auto"),
+    (["--region", "mask", "--mask", "SMALL"], "--mask", "is 16x16 but --source is 40x24"),
+    (["--region", "auto", "--background", "2"], "background", "between 0 and 1"),
+])
+def test_region_inputs_are_checked(files, tmp_path, capsys, extra, name, fragment):
+    if "SMALL" in extra:
+        write_video(tmp_path / "small.mp4", torch.ones(9, 16, 16, 3), fps=12)
+        extra = [e if e != "SMALL" else str(tmp_path / "small.mp4") for e in extra]
+    assert main(edit_args(files, tmp_path / "x.mp4", *extra)) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {name}") and fragment in error

@@ -13,9 +13,12 @@ from typing import Callable, Iterator
 
 import torch
 
-from .. import layout
+from .. import checks, layout
 from ..errors import ReCoInputError
-from ..frames import fit_length, resize_frames
+from ..frames import fit_length, resize_frames, resize_masks
+from ..masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
+from ..region import RegionAnchor, RegionOptions, RegionState, auto_region
+from .region_attention import RegionAttention, region_attention, select_layers
 from . import codec
 from .denoise import Anchor, FixedAnchor, StepInfo, denoise
 from .options import EditOptions
@@ -206,6 +209,8 @@ class ReCoPipeline:
         prompt: Prompt | None = None,
         first_frame: torch.Tensor | None = None,
         anchor_fn: Callable | None = None,
+        region: RegionOptions | None = None,
+        mask: torch.Tensor | None = None,
         callback: Callable[[StepInfo], None] | None = None,
         cancel: Callable[[], bool] | None = None,
         progress: Callable[[int, int], None] | None = None,
@@ -213,14 +218,20 @@ class ReCoPipeline:
     ) -> EditResult:
         """Edit `source` frames [T, H, W, C] (0..1) by `instruction` (or ready-made `prompt` embeddings).
 
-        `anchor_fn(source_latent, canvas_shape)` may return a custom anchor (e.g. a background lock);
-        `callback` gets every step's StepInfo (progress and the x0 estimate); `cancel()` is checked
-        before every step and stops the run with CancelledError.
+        `region` constrains sampling to the edit region (found automatically, or given as `mask`, a pixel
+        mask [T or 1, H, W] of the source); `anchor_fn(source_latent, canvas_shape)` may return a custom
+        anchor instead; `callback` gets every step's StepInfo (progress and the x0 estimate); `cancel()`
+        is checked before every step and stops the run with CancelledError.
         """
         # 1. Check inputs before any heavy work.
         options = replace(options or EditOptions(), **overrides).validate()
+        region = (region or RegionOptions()).validate()
         if prompt is None and not instruction:
             raise ReCoInputError("instruction", "is empty", 'Say what to change, e.g. "remove the dog".')
+        if region.mode == "mask" and mask is None:
+            raise ReCoInputError("mask", "is missing but region is \"mask\"", "Give a mask video, or use region auto.")
+        if mask is not None:
+            checks.check_mask_matches(mask.shape, source.shape)
         # 2. Fit the source to the per-half size and a 4n+1 length.
         source = self.prepare_source(source, options)
         # 3. Text.
@@ -234,17 +245,46 @@ class ReCoPipeline:
         canvas_shape = (1, 16, control.shape[2], control.shape[3], control.shape[4])
         generator = torch.Generator("cpu").manual_seed(options.seed)
         noise = torch.randn(canvas_shape, generator=generator).to(self.device)
-        anchor = None
+        anchor, state = None, RegionState(region)
+        if region.mode == "mask":
+            state.region = pixel_to_latent_mask(self.prepare_mask(mask, source, options)).to(self.device)
         if anchor_fn is not None:
             anchor = anchor_fn(source_latent.to(self.device), torch.Size(canvas_shape))
+        elif region.enabled:
+            anchor = RegionAnchor(layout.join_latent(source_latent, source_latent).to(self.device), state,
+                                  options.keep_source)
         elif options.keep_source:
             anchor = self.keep_source_anchor(source_latent.to(self.device), torch.Size(canvas_shape))
-        # 6. Denoise with classifier-free guidance.
+        # 6. Denoise with classifier-free guidance (region-aware attention when asked).
         scheduler = make_scheduler(options.sampler, options.steps, options.shift)
-        with self._on_device(self.transformer):
-            latents = denoise(self.velocity_fn(prompt, control, options), noise, scheduler, anchor=anchor,
-                              callback=callback, cancel=cancel, progress=progress)
+        attention = RegionAttention(block=region.attention)
+        velocity = self.velocity_fn(prompt, control, options)
+
+        def region_velocity(latents: torch.Tensor, timestep: torch.Tensor, step: int) -> torch.Tensor:
+            active = region.enabled and state.attention_active(step, len(scheduler.timesteps))
+            attention.tokens = [canvas_tokens(state.region)] if active else None
+            return velocity(latents, timestep, step)
+
+        def on_step(info: StepInfo) -> None:
+            if region.mode == "auto" and state.region is None and info.step >= state.detect_step(info.total):
+                state.region, state.detected_at = auto_region(info.x0, region), info.step
+            if callback is not None:
+                callback(info)
+
+        layers = select_layers(self.transformer, region.attention_layers) if region.enabled else []
+        with self._on_device(self.transformer), region_attention(self.transformer, attention, layers):
+            latents = denoise(region_velocity, noise, scheduler, anchor=anchor, callback=on_step, cancel=cancel,
+                              progress=progress)
         # 7. Decode only the target half.
         _, target_latent = layout.split_latent(latents)
         frames = self.decode_latents(target_latent)
-        return EditResult(frames=frames, source=source, canvas_latent=latents.cpu(), options=options)
+        region_pixels = None if state.region is None else latent_to_pixel_mask(state.region.cpu(), frames.shape[0])
+        return EditResult(frames=frames, source=source, canvas_latent=latents.cpu(), options=options,
+                          region=region_pixels)
+
+    def prepare_mask(self, mask: torch.Tensor, source: torch.Tensor, options: EditOptions) -> torch.Tensor:
+        """A user's region mask [T or 1, H, W] of the source, fitted like the source; one half's pixels."""
+        frames = source.shape[0]
+        mask = mask.float()
+        mask = mask.expand(frames, -1, -1) if mask.shape[0] == 1 else fit_length(mask, frames)
+        return (resize_masks(mask, options.width, options.height, options.resize_mode) > 0.5).float()

@@ -150,7 +150,7 @@ def train_vae(vae, config: VAETrainConfig, progress: Callable[[int, int, dict], 
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        row = {"step": step + 1, **{k: float(v) for k, v in terms.items()}, "seconds": time.time() - started}
+        row = {"step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}, "seconds": time.time() - started}
         log.append(row)
         if progress is not None:
             progress(step + 1, config.steps, row)

@@ -1,0 +1,404 @@
+"""Pretraining the ReCo-Shapes base: a tiny Wan2.1-VACE transformer learns shapes clips by flow matching.
+
+The base gets the two priors a real Wan2.1-VACE brings to ReCo, at the per-half size:
+
+- text-to-video: a scene caption ("a red circle and a blue square on a slate background, at night"),
+  an all-grey VACE context and a mask of ones;
+- VACE masked generation: the clip with grey holes as context (mask 1 in the holes) and its
+  caption. Holes are random boxes, one shape's own footprint, or a whole half of a double-width
+  scene (outpainting, the layout ReCo uses).
+
+Clips are 64x64 scenes and 64x128 double-width scenes, 17 frames, a quarter of them styled. They are
+encoded once into a pool (`build_pool`); `pretrain` then samples noise levels and modes from it. The
+loss is the flow-matching MSE over the whole latent, so the base also learns to reproduce what the
+context keeps.
+
+This module also builds the frozen text encoder, whose vocabulary covers the captions and every
+instruction.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..layout import GREY, vace_mask_channels
+from ..models.text import TEXT_LENGTH, TextEncoder, make_word_tokenizer
+from ..models.tiny import seeded
+from .tasks import STYLES, apply_style, instruction_vocabulary, split_seeds
+from .world import BACKGROUND_PALETTE, MAX_SHAPES, Scene, WorldConfig, quantize, render_scene, sample_scene
+
+# ----------------------------------------------------------------------------------------------
+# The transformer
+
+#: dim 128 (one head of 128, as ComfyUI reads heads = dim // 128), Wan's text width and time-embedding
+#: width, 6 blocks with 3 VACE blocks at 0, 2, 4 (evenly spaced from 0, as ComfyUI places them).
+TRANSFORMER_CONFIG: dict = {
+    "patch_size": [1, 2, 2],
+    "num_attention_heads": 1,
+    "attention_head_dim": 128,
+    "in_channels": 16,
+    "out_channels": 16,
+    "text_dim": 4096,
+    "freq_dim": 256,
+    "ffn_dim": 512,
+    "num_layers": 6,
+    "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+    "eps": 1e-6,
+    "rope_max_seq_len": 1024,
+    "vace_layers": [0, 2, 4],
+    "vace_in_channels": 96,
+}
+
+
+def build_transformer(seed: int = 0, **overrides):
+    """A seeded WanVACETransformer3DModel of the miniature's size. VACE hints start at zero (as in VACE),
+    so the untrained branch leaves the base model alone."""
+    from diffusers import WanVACETransformer3DModel
+
+    with seeded(seed):
+        model = WanVACETransformer3DModel(**{**TRANSFORMER_CONFIG, **overrides})
+    with torch.no_grad():
+        for block in model.vace_blocks:
+            block.proj_out.weight.zero_()
+            block.proj_out.bias.zero_()
+    return model
+
+
+# ----------------------------------------------------------------------------------------------
+# Captions
+
+STYLE_PHRASES: dict[str, str] = {
+    "black_and_white": "in black and white",
+    "night": "at night",
+    "sepia": "in sepia",
+    "invert": "with inverted colors",
+}
+
+
+def background_name(scene: Scene) -> str:
+    """The palette name closest to the scene's base colour."""
+    base = np.asarray(scene.background.base_color)
+    return min(BACKGROUND_PALETTE, key=lambda name: float(np.abs(np.asarray(BACKGROUND_PALETTE[name]) - base).sum()))
+
+
+def scene_caption(scene: Scene, style: str | None = None) -> str:
+    """E.g. "a red circle and a blue square on a slate background, at night"."""
+    shapes = [f"a {shape.color} {shape.kind}" for shape in scene.shapes]
+    subject = " and ".join(shapes) if shapes else "nothing"
+    caption = f"{subject} on a {background_name(scene)} background"
+    return caption + (f", {STYLE_PHRASES[style]}" if style else "")
+
+
+def caption_vocabulary() -> list[str]:
+    words = {"a", "and", "nothing", "on", "background", *BACKGROUND_PALETTE}
+    for phrase in STYLE_PHRASES.values():
+        words.update(phrase.split())
+    return sorted(words)
+
+
+def shapes_vocabulary() -> list[str]:
+    """Every instruction word and every caption word, sorted (the tokenizer's vocabulary)."""
+    return sorted(set(instruction_vocabulary()) | set(caption_vocabulary()))
+
+
+# ----------------------------------------------------------------------------------------------
+# The text encoder
+
+
+def text_encoder_config(vocab_size: int) -> dict:
+    """A UMT5 encoder as wide as UMT5-XXL (d_model 4096, so it plugs into text_dim 4096) but tiny inside."""
+    return dict(
+        vocab_size=vocab_size, d_model=4096, d_kv=32, d_ff=64, num_layers=2, num_heads=2,
+        relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
+        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+        dropout_rate=0.0, tie_word_embeddings=False,
+    )
+
+
+#: Softmax bias towards the word `offset` places back, per head; every layer gets the same.
+LOOK_BACK = {0: -1, 1: -2}
+LOOK_BACK_BIAS = 8.0
+
+
+def _look_back(model) -> None:
+    """Random T5 attention is nearly uniform, which would leave only a bag of words. Biasing head 0
+    towards the previous word and head 1 towards the one before keeps word order ("the red circle
+    with a blue square" is not "the blue circle with a red square")."""
+    for block in model.encoder.block:
+        attention = block.layer[0].SelfAttention
+        if not attention.has_relative_attention_bias:
+            continue
+        buckets = attention._relative_position_bucket(torch.tensor(list(LOOK_BACK.values())))
+        with torch.no_grad():
+            for head, bucket in zip(LOOK_BACK, buckets.tolist()):
+                attention.relative_attention_bias.weight[bucket, head] = LOOK_BACK_BIAS
+
+
+def build_text_encoder(seed: int = 0) -> TextEncoder:
+    """A seeded, frozen UMT5 encoder over `shapes_vocabulary()`, its weights rounded to fp16 (as shipped)."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    tokenizer = make_word_tokenizer(shapes_vocabulary())
+    with seeded(seed):
+        model = UMT5EncoderModel(UMT5Config(**text_encoder_config(len(tokenizer))))
+    _look_back(model)
+    model = model.half().float().eval().requires_grad_(False)
+    return TextEncoder(model, tokenizer)
+
+
+def trimmed_embeddings(text_encoder: TextEncoder, texts: list[str], batch_size: int = 32) -> list[torch.Tensor]:
+    """Each text's embeddings without the zero padding rows, [L, 4096]."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        _, mask = text_encoder.tokenize(chunk)
+        embeddings = text_encoder.encode(chunk)
+        out.extend(embeddings[i, : int(mask[i].sum())].clone() for i in range(len(chunk)))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The pool of encoded clips
+
+
+@dataclass
+class PoolConfig:
+    single: int = 160  # 64x64 clips
+    double: int = 320  # 64x128 double-width clips
+    frames: int = 17
+    height: int = 64
+    width: int = 64
+    style_share: float = 0.25
+    encode_batch: int = 8
+    seed: int = 0
+
+
+#: Hole kinds and their odds, per canvas (single clip or double-width scene).
+SINGLE_HOLES = {"box": 0.5, "shape": 0.5}
+DOUBLE_HOLES = {"right_half": 0.6, "left_half": 0.1, "box": 0.15, "shape": 0.15}
+#: Train-split seeds reserved for pretraining scenes.
+PRETRAIN_SEED_START = 20_000_000
+
+
+@dataclass
+class PoolGroup:
+    """Encoded clips of one canvas size: latents [N, 16, F, h, w], VACE controls [N, 96, F, h, w]."""
+
+    latents: torch.Tensor
+    controls: torch.Tensor
+    captions: list[int]
+    text_to_video_control: torch.Tensor  # [96, F, h, w]: all grey, mask all ones
+
+
+@dataclass
+class Pool:
+    groups: dict[int, PoolGroup]  # by canvas width in pixels
+    captions: list[str]
+    embeddings: list[torch.Tensor] = field(default_factory=list)
+
+
+@dataclass
+class RawClip:
+    frames: torch.Tensor  # [T, H, W, 3]
+    hole: torch.Tensor  # [T, H, W], 1 where the context is grey
+    caption: str
+
+
+def _pick(rng: np.random.Generator, odds: dict[str, float]) -> str:
+    names = list(odds)
+    return names[int(rng.choice(len(names), p=np.asarray(list(odds.values())) / sum(odds.values())))]
+
+
+def _box(rng: np.random.Generator, frames: int, height: int, width: int) -> torch.Tensor:
+    hole = torch.zeros(frames, height, width)
+    h, w = int(rng.integers(16, height - 7)), int(rng.integers(16, min(width, 2 * height) - 7))
+    top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+    hole[:, top : top + h, left : left + w] = 1
+    return hole
+
+
+def _shape_footprint(coverage: torch.Tensor, rng: np.random.Generator, grow: int = 3) -> torch.Tensor | None:
+    """One shape's footprint over the clip, grown by `grow` pixels; None without shapes."""
+    if coverage.shape[0] == 0:
+        return None
+    footprint = (coverage[int(rng.integers(coverage.shape[0]))] > 0).float()
+    return F.max_pool2d(footprint.unsqueeze(1), 2 * grow + 1, stride=1, padding=grow).squeeze(1)
+
+
+def make_hole(kind: str, rng: np.random.Generator, coverage: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    frames, height, width = shape
+    hole = torch.zeros(shape)
+    if kind == "right_half":
+        hole[..., width // 2 :] = 1
+    elif kind == "left_half":
+        hole[..., : width // 2] = 1
+    elif kind == "shape":
+        footprint = _shape_footprint(coverage, rng)
+        hole = footprint if footprint is not None else _box(rng, frames, height, width)
+    else:
+        hole = _box(rng, frames, height, width)
+    return hole
+
+
+def random_clip(rng: np.random.Generator, config: PoolConfig, double: bool) -> RawClip:
+    world = WorldConfig(width=config.width * (2 if double else 1), height=config.height, num_frames=config.frames)
+    scene = sample_scene(rng, world, int(rng.integers(0, MAX_SHAPES + 1)))
+    rendered = render_scene(scene, world)
+    style = STYLES[int(rng.integers(len(STYLES)))] if rng.random() < config.style_share else None
+    frames = quantize(apply_style(rendered.frames, style)) if style else rendered.frames
+    kind = _pick(rng, DOUBLE_HOLES if double else SINGLE_HOLES)
+    hole = make_hole(kind, rng, rendered.coverage, tuple(frames.shape[:3]))
+    return RawClip(frames, hole, scene_caption(scene, style))
+
+
+def _encode_batch(vae, frames: list[torch.Tensor]) -> torch.Tensor:
+    """Normalised latents of a batch of same-size clips [T, H, W, 3] -> [B, 16, F, h, w]."""
+    from ..engine.codec import encode_frames
+
+    return encode_frames(vae, torch.stack(frames))
+
+
+def _control(inactive: torch.Tensor, reactive: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    return torch.cat([inactive, reactive, vace_mask_channels(hole)], dim=0)
+
+
+def build_group(vae, config: PoolConfig, double: bool, captions: dict[str, int],
+                progress: Callable[[int, int], None] | None = None) -> PoolGroup:
+    """Render, hole and encode the clips of one canvas size (clip and context, in batches)."""
+    count = config.double if double else config.single
+    seeds = split_seeds("train", count, start=PRETRAIN_SEED_START + (count * 7 if double else 0) + config.seed)
+    width = config.width * (2 if double else 1)
+    grey = torch.full((config.frames, config.height, width, 3), GREY)
+    grey_latent = _encode_batch(vae, [grey])[0]
+    latents, controls, caption_ids = [], [], []
+    for start in range(0, count, config.encode_batch):
+        clips = [random_clip(np.random.default_rng(seed), config, double)
+                 for seed in seeds[start : start + config.encode_batch]]
+        contexts = [clip.frames * (1 - clip.hole[..., None]) + GREY * clip.hole[..., None] for clip in clips]
+        encoded = _encode_batch(vae, [clip.frames for clip in clips] + contexts)
+        latents.append(encoded[: len(clips)])
+        for clip, inactive in zip(clips, encoded[len(clips) :]):
+            controls.append(_control(inactive, grey_latent, clip.hole))
+            caption_ids.append(captions.setdefault(clip.caption, len(captions)))
+        if progress is not None:
+            progress(min(start + config.encode_batch, count), count)
+    everything = torch.ones(config.frames, config.height, width)
+    return PoolGroup(torch.cat(latents), torch.stack(controls), caption_ids,
+                     _control(grey_latent, grey_latent, everything))
+
+
+def build_pool(vae, text_encoder: TextEncoder, config: PoolConfig,
+               progress: Callable[[str, int, int], None] | None = None) -> Pool:
+    """Encode the pretraining clips of both sizes and their captions."""
+    captions: dict[str, int] = {"": 0}
+    groups = {}
+    for double in (False, True):
+        width = config.width * (2 if double else 1)
+        report = (lambda done, total, w=width: progress(f"{w}px", done, total)) if progress else None
+        groups[width] = build_group(vae, config, double, captions, report)
+    texts = list(captions)
+    return Pool(groups, texts, trimmed_embeddings(text_encoder, texts))
+
+
+# ----------------------------------------------------------------------------------------------
+# Flow-matching pretraining
+
+
+@dataclass
+class PretrainConfig:
+    steps: int = 1500
+    batch_size: int = 8
+    learning_rate: float = 5e-4
+    final_learning_rate: float = 5e-5
+    warmup: int = 50
+    weight_decay: float = 0.01
+    text_to_video_share: float = 0.3
+    caption_dropout: float = 0.1
+    double_share: float = 0.65
+    shift: float = 3.0
+    seed: int = 0
+
+
+def learning_rate_at(step: int, config: PretrainConfig) -> float:
+    if step < config.warmup:
+        return config.learning_rate * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.final_learning_rate + (config.learning_rate - config.final_learning_rate) * cosine
+
+
+def padded_text(pool: Pool, caption_ids: list[int]) -> torch.Tensor:
+    """[B, 512, 4096]: each caption's rows, zero-padded as Wan pads."""
+    rows = [pool.embeddings[i] for i in caption_ids]
+    text = torch.zeros(len(rows), TEXT_LENGTH, rows[0].shape[-1])
+    for index, row in enumerate(rows):
+        text[index, : row.shape[0]] = row
+    return text
+
+
+@dataclass
+class PretrainBatch:
+    latent: torch.Tensor
+    control: torch.Tensor
+    text: torch.Tensor
+
+
+def sample_batch(pool: Pool, config: PretrainConfig, generator: torch.Generator) -> PretrainBatch:
+    """1. a canvas size; 2. clips; 3. text-to-video or masked context per clip; 4. captions (some dropped)."""
+    widths = sorted(pool.groups)
+    double = torch.rand(1, generator=generator).item() < config.double_share
+    group = pool.groups[widths[-1] if double else widths[0]]
+    index = torch.randint(len(group.captions), (config.batch_size,), generator=generator)
+    text_to_video = torch.rand(config.batch_size, generator=generator) < config.text_to_video_share
+    control = torch.where(text_to_video.view(-1, 1, 1, 1, 1), group.text_to_video_control.unsqueeze(0),
+                          group.controls[index])
+    dropped = torch.rand(config.batch_size, generator=generator) < config.caption_dropout
+    caption_ids = [0 if drop else group.captions[i] for i, drop in zip(index.tolist(), dropped.tolist())]
+    return PretrainBatch(group.latents[index], control, padded_text(pool, caption_ids))
+
+
+def flow_matching_step(transformer, batch: PretrainBatch, shift: float, generator: torch.Generator) -> torch.Tensor:
+    """MSE between the predicted and the true velocity (noise - x0) at shifted uniform noise levels."""
+    from ..engine.schedule import shift_sigmas
+
+    x0 = batch.latent
+    noise = torch.randn(x0.shape, generator=generator)
+    sigma = shift_sigmas(torch.rand(x0.shape[0], generator=generator).clamp(1e-3, 1.0), shift)
+    view = sigma.view(-1, 1, 1, 1, 1)
+    x_t = (1 - view) * x0 + view * noise
+    velocity = transformer(hidden_states=x_t, timestep=sigma * 1000, encoder_hidden_states=batch.text,
+                           control_hidden_states=batch.control, return_dict=False)[0]
+    return F.mse_loss(velocity.float(), noise - x0)
+
+
+def pretrain(transformer, pool: Pool, config: PretrainConfig,
+             progress: Callable[[int, int, dict], None] | None = None) -> list[dict]:
+    """Train the whole transformer in place for `config.steps` AdamW steps; returns the per-step log."""
+    generator = torch.Generator().manual_seed(config.seed)
+    transformer.train()
+    optimizer = torch.optim.AdamW(transformer.parameters(), lr=config.learning_rate, betas=(0.9, 0.99),
+                                  weight_decay=config.weight_decay)
+    log = []
+    for step in range(config.steps):
+        started = time.time()
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, config)
+        loss = flow_matching_step(transformer, sample_batch(pool, config, generator), config.shift, generator)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(transformer.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        row = {"step": step + 1, "loss": float(loss.detach()), "seconds": time.time() - started}
+        log.append(row)
+        if progress is not None:
+            progress(step + 1, config.steps, row)
+    transformer.eval()
+    return log
