@@ -7,8 +7,9 @@ from comfy_api.latest import ComfyExtension, io
 from .decode import ReCoDecode
 from .in_context import ReCoInContext
 from .lora_loader import ReCoLoRALoader
+from .sampler import ReCoSampler
 
-NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoDecode]
+NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoSampler, ReCoDecode]
 
 try:  # training needs diffusers and peft; the edit nodes above need neither
     from .train_lora import ReCoTrainLoRA

@@ -19,15 +19,18 @@ def prepare_source(source: torch.Tensor, width: int, height: int, length: int, r
     return resize_frames(fit_length(source[..., :3], length), width, height, resize_mode)
 
 
+SOURCE_KEY = "reco_source"  # the raw source latent, for ReCo Sampler's background lock (core samplers keep it)
+
+
 def canvas_latent(source_latent: torch.Tensor, keep_source: bool) -> dict:
     """The LATENT to sample: zeros for the whole canvas, or, with keep_source, the source half held by a
     noise_mask (core samplers re-noise it to every step's sigma and restore it at the end)."""
     canvas = layout.join_latent(torch.zeros_like(source_latent), torch.zeros_like(source_latent))
     if not keep_source:
-        return {"samples": canvas}
+        return {"samples": canvas, SOURCE_KEY: source_latent}
     samples = layout.join_latent(source_latent, torch.zeros_like(source_latent))
     noise_mask = layout.half_mask((1, 1, *canvas.shape[2:]), "target")
-    return {"samples": samples, "noise_mask": noise_mask}
+    return {"samples": samples, "noise_mask": noise_mask, SOURCE_KEY: source_latent}
 
 
 class ReCoInContext(io.ComfyNode):
