@@ -36,6 +36,19 @@ def median_seconds(function: Callable[[], object], repeats: int = 5, warmup: int
     return statistics.median(times)
 
 
+def interleaved_medians(first: Callable[[], object], second: Callable[[], object], rounds: int = 7,
+                        warmup: int = 2) -> tuple[float, float]:
+    """Median times of two functions measured alternately (A, B, A, B, ...), so drift in machine load
+    affects both alike; the ratio of the two is what a bench reports."""
+    for _ in range(warmup):
+        first(), second()
+    times_first, times_second = [], []
+    for _ in range(rounds):
+        times_first.append(median_seconds(first, repeats=1, warmup=0))
+        times_second.append(median_seconds(second, repeats=1, warmup=0))
+    return statistics.median(times_first), statistics.median(times_second)
+
+
 def child_peak_rss_mb(code: str) -> float:
     """Peak resident memory (MB) of a fresh Python process running `code` minus an idle one with torch."""
     def run(body: str) -> float:
