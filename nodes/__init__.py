@@ -11,13 +11,14 @@ from .sampler import ReCoSampler
 
 NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoSampler, ReCoDecode]
 
-try:  # training needs diffusers and peft; the edit nodes above need neither
+try:  # training and the bundled miniature need diffusers and peft; the edit nodes above need neither
+    from .shapes_loader import ReCoShapesLoader
     from .train_lora import ReCoTrainLoRA
 
-    NODES.append(ReCoTrainLoRA)
+    NODES += [ReCoShapesLoader, ReCoTrainLoRA]
 except ImportError as error:
-    logging.getLogger(__name__).warning("ReCo: ReCoTrainLoRA is unavailable (%s); install the pack's requirements: "
-                                        "pip install -r requirements.txt", error)
+    logging.getLogger(__name__).warning("ReCo: ReCoShapesLoader and ReCoTrainLoRA are unavailable (%s); install the "
+                                        "pack's requirements: pip install -r requirements.txt", error)
 
 
 class ReCoExtension(ComfyExtension):
