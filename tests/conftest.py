@@ -8,18 +8,12 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-TINY_TRANSFORMER = dict(
-    num_attention_heads=2, attention_head_dim=16, in_channels=16, out_channels=16, text_dim=32,
-    freq_dim=32, ffn_dim=64, num_layers=2,
-)
-
 
 @pytest.fixture
 def tiny_vace():
-    from diffusers import WanVACETransformer3DModel
+    from reco_core.models.tiny import build_tiny_transformer
 
-    torch.manual_seed(0)
-    return WanVACETransformer3DModel(**TINY_TRANSFORMER, vace_layers=[0, 1], vace_in_channels=96).eval()
+    return build_tiny_transformer(seed=0)
 
 
 @pytest.fixture

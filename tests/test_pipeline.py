@@ -7,17 +7,13 @@ from reco_core.engine.pipeline import Prompt, ReCoPipeline
 from reco_core.engine.schedule import renoise
 from reco_core.errors import CancelledError, ReCoInputError
 
-from conftest import TINY_TRANSFORMER
 
 
 @pytest.fixture(scope="module")
 def pipe():
-    from diffusers import AutoencoderKLWan, WanVACETransformer3DModel
+    from reco_core.models.tiny import build_tiny_transformer, build_tiny_vae
 
-    torch.manual_seed(0)
-    transformer = WanVACETransformer3DModel(**TINY_TRANSFORMER, vace_layers=[0, 1], vace_in_channels=96).eval()
-    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1).eval()
-    return ReCoPipeline(transformer, vae, device="cpu")
+    return ReCoPipeline(build_tiny_transformer(seed=0), build_tiny_vae(seed=0), device="cpu")
 
 
 @pytest.fixture
@@ -159,11 +155,9 @@ def test_model_offload_gives_the_same_result_and_leaves_models_on_cpu(pipe, prom
 
 
 def test_bf16_compute_runs(prompt, source):
-    from diffusers import AutoencoderKLWan, WanVACETransformer3DModel
+    from reco_core.models.tiny import build_tiny_transformer, build_tiny_vae
 
-    torch.manual_seed(0)
-    transformer = WanVACETransformer3DModel(**TINY_TRANSFORMER, vace_layers=[0, 1], vace_in_channels=96)
-    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1)
+    transformer, vae = build_tiny_transformer(seed=0), build_tiny_vae(seed=0)
     reference = ReCoPipeline(transformer, vae, device="cpu")(source, prompt=prompt, **SMALL)
     half = ReCoPipeline(transformer.to(torch.bfloat16), vae, device="cpu")(source, prompt=prompt, **SMALL)
     assert half.frames.dtype == torch.float32
