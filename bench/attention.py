@@ -71,7 +71,7 @@ def main() -> None:
         (f"L_attn mass fwd+bwd peak at N={memory['tokens']}", f"{memory['mass_peak_mb_n']:.0f} MB"),
         (f"L_attn mass fwd+bwd peak at 4N={4 * memory['tokens']}", f"{memory['mass_peak_mb_4n']:.0f} MB"),
         ("growth 4N / N (linear: about 4x; quadratic: 16x)", f"{memory['mass_growth_4n_over_n']:.2f}x"),
-        (f"naive softmax map fwd+bwd peak at N", f"{memory['naive_peak_mb_n']:.0f} MB"),
+        ("naive softmax map fwd+bwd peak at N", f"{memory['naive_peak_mb_n']:.0f} MB"),
         ("mass / naive at N", f"{memory['mass_over_naive_at_n']:.3f}x"),
         (f"plain SDPA at {timing['tokens']} tokens", f"{timing['plain_sdpa_s'] * 1000:.1f} ms"),
         ("blocked attention (two SDPA calls)", f"{timing['blocked_s'] * 1000:.1f} ms"),

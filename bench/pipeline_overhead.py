@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import device_name, median_seconds, report
+from common import device_name, interleaved_medians, median_seconds, report
 
 import torch
 
@@ -64,8 +64,8 @@ def main() -> None:
     def edit(steps):
         return lambda: pipe(source, prompt=prompt, width=width, height=height, num_frames=frames, steps=steps)
 
-    few, many = 1, 1 + args.steps
-    per_step = (median_seconds(edit(many), repeats=3) - median_seconds(edit(few), repeats=3)) / args.steps
+    few_time, many_time = interleaved_medians(edit(1), edit(1 + args.steps), rounds=3, warmup=1)
+    per_step = (many_time - few_time) / args.steps
 
     # 2. The bare model: the two guided forwards of one step on the same canvas.
     control, _ = pipe.vace_conditioning(pipe.prepare_source(source, pipe_options(width, height, frames)), None,
@@ -86,8 +86,8 @@ def main() -> None:
     # 3. Decoding only the target half against the whole canvas.
     full_latent = torch.randn(1, 16, control.shape[2], control.shape[3], control.shape[4])
     half_latent = full_latent[..., : control.shape[4] // 2]
-    decode_half = median_seconds(lambda: pipe.decode_latents(half_latent), repeats=3)
-    decode_full = median_seconds(lambda: pipe.decode_latents(full_latent), repeats=3)
+    decode_half, decode_full = interleaved_medians(lambda: pipe.decode_latents(half_latent),
+                                                   lambda: pipe.decode_latents(full_latent), rounds=3, warmup=1)
 
     tokens = control.shape[2] * control.shape[3] * control.shape[4] // 4
     results = {"device": device_name(), "size": args.size, "canvas_tokens": tokens,

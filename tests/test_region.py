@@ -1,9 +1,8 @@
-import math
 
 import pytest
 import torch
 
-from reco_core import layout, region
+from reco_core import layout
 from reco_core.errors import ReCoInputError
 from reco_core.region import RegionOptions, auto_region, lock_weight, otsu_threshold, region_iou
 

@@ -235,3 +235,17 @@ class Graph:
                 inputs[name] = value
             out[node_id] = {"class_type": ref.class_type, "inputs": inputs}
         return out
+
+
+def wait_for_lines(path, count, timeout=300):
+    """Wait until the text file at `path` has at least `count` lines (e.g. a step counter's log)."""
+    import time
+    from pathlib import Path
+
+    path = Path(path)
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and len(path.read_text().splitlines()) >= count):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not reach {count} lines in {timeout}s")
+        time.sleep(0.05)
+    return len(path.read_text().splitlines())

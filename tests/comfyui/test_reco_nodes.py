@@ -1,15 +1,13 @@
 """The ReCo nodes in a real ComfyUI: the edit graph end to end, LoRA formats, keep_source, samplers, cancel."""
 
-import time
 import uuid
 
 import pytest
 import torch
 
-from comfyui_client import PromptExecutionError, status_messages
+from comfyui_client import PromptExecutionError, status_messages, wait_for_lines
 from reco_core import layout
 from reco_core import lora as lora_lib
-from reco_core.lora import names
 
 W, H, LENGTH = 32, 32, 5  # per-half size and clip length of the test graphs
 NODES = ["ReCoLoRALoader", "ReCoInContext", "ReCoDecode"]
@@ -218,11 +216,7 @@ def test_cancel_stops_the_edit_within_a_step(comfy, graph, tiny_models, comfyui_
     graph.node("ReCoTestSaveTensors", name=unique("never"), image=n["decode"].out(0))
     steps_file = comfyui_server.output_dir / "reco_test" / f"{name}.steps"
     prompt_id = comfy.submit(graph)
-    deadline = time.monotonic() + 300
-    while not (steps_file.exists() and len(steps_file.read_text().splitlines()) >= 2):
-        assert time.monotonic() < deadline, "sampling never started"
-        time.sleep(0.05)
-    calls_at_cancel = len(steps_file.read_text().splitlines())
+    calls_at_cancel = wait_for_lines(steps_file, 2)
     comfy.interrupt()
     entry = comfy.wait(prompt_id, timeout=60, check=False)
     assert entry["status"]["status_str"] == "error"

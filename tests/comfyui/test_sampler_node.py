@@ -1,13 +1,12 @@
 """ReCoSampler in a real ComfyUI: region off is KSampler, the region is found or taken from a MASK, the
 background lock holds the target background, the attention constraint acts, and cancel stops it."""
 
-import time
 import uuid
 
 import pytest
 import torch
 
-from comfyui_client import PromptExecutionError, status_messages
+from comfyui_client import PromptExecutionError, status_messages, wait_for_lines
 from reco_core import layout
 
 W, H, LENGTH = 32, 32, 5
@@ -121,11 +120,7 @@ def test_cancel_stops_the_region_sampler_within_a_step(comfy, graph, tiny_models
     graph.node("ReCoTestSaveTensors", name=unique("never"), latent=sampled.out(0))
     steps_file = comfyui_server.output_dir / "reco_test" / f"{name}.steps"
     prompt_id = comfy.submit(graph)
-    deadline = time.monotonic() + 300
-    while not (steps_file.exists() and len(steps_file.read_text().splitlines()) >= 2):
-        assert time.monotonic() < deadline, "sampling never started"
-        time.sleep(0.05)
-    calls = len(steps_file.read_text().splitlines())
+    calls = wait_for_lines(steps_file, 2)
     comfy.interrupt()
     entry = comfy.wait(prompt_id, timeout=60, check=False)
     assert status_messages(entry, "execution_interrupted")[0]["node_type"] == "ReCoSampler"
