@@ -8,6 +8,7 @@ from comfy_api.latest import io
 from ..reco_core import layout
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import fit_length, resize_frames
+from . import previews
 from .common import CATEGORY, decode_frames
 
 
@@ -53,4 +54,4 @@ class ReCoDecode(io.ComfyNode):
         source_latent, target_latent = split_canvas_latent(samples)
         edited = decode_frames(vae, target_latent)
         before = decode_frames(vae, source_latent) if source is None else source
-        return io.NodeOutput(edited, comparison(before, edited))
+        return previews.with_compare_ui(io.NodeOutput(edited, comparison(before, edited)))

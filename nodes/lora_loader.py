@@ -63,7 +63,7 @@ class ReCoLoRALoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lora_name, **_):
+    def validate_inputs(cls, lora_name):
         if folder_paths.get_full_path("loras", lora_name) is None:
             return f"lora_name: {lora_name} is not in models/loras. Put the ReCo LoRA there and refresh the node."
         return True

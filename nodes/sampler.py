@@ -24,6 +24,7 @@ from ..reco_core.frames import fit_length, resize_masks
 from ..reco_core.masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
 from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, RegionState, auto_region, \
     canvas_lock_mask, lock_weight
+from . import previews
 from .common import CATEGORY, advanced
 
 from .in_context import SOURCE_KEY
@@ -248,7 +249,8 @@ class ReCoSampler(io.ComfyNode):
                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         result = latent_image.copy()
         result["samples"] = out.to(comfy.model_management.intermediate_device())
-        return io.NodeOutput(result, cls.region_mask(controller, samples.shape))
+        return previews.with_region_ui(io.NodeOutput(result, cls.region_mask(controller, samples.shape)),
+                                       model, region)
 
     @staticmethod
     def region_mask(controller: RegionController | None, latent_shape: torch.Size) -> torch.Tensor:

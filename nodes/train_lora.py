@@ -152,7 +152,7 @@ class ReCoTrainLoRA(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lora_name, **_):
+    def validate_inputs(cls, lora_name):
         try:
             lora_output_path(lora_name)
         except ReCoInputError as error:
