@@ -26,23 +26,21 @@ from ..engine.region_attention import RegionAttention, region_attention, select_
 from ..engine.schedule import make_scheduler, shift_sigmas
 from ..errors import CancelledError
 from ..fsutil import atomic_write_text
-from ..lora import LoRA, LoRAModule, parse_state_dict, save_lora
+from ..lora import LoRA, save_lora
 from ..losses import (attention_region_loss, flow_matching_loss, latent_region_loss, masked_flow_matching_loss,
                       one_step_x0)
 from ..masks import canvas_tokens
 from ..models.text import pad_embeddings
 from . import checkpoint as ckpt
-from .cache import CachedPair, Encoders, build_cache, load_cached
-from .config import TrainConfig
+from .adapter import ADAPTER, adapter_lora, adapter_state_dict, add_lora_adapter, load_into_adapter
+from .batches import Batch, batch_at, bucket_batches, collate, micro_step_generator
+from .cache import Encoders, build_cache, load_cached
+from .config import BUNDLED_MODEL, TrainConfig
 from .data import PairPlan, plan_pairs, read_manifest, scan_folder
 from .metrics import MetricsLog, save_loss_curve
 
 logger = logging.getLogger(__name__)
-ADAPTER = "reco"
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-# Our target names -> diffusers module names inside a block.
-TARGET_MODULES = {"q": "to_q", "k": "to_k", "v": "to_v", "o": r"to_out\.0", "ffn.0": r"ffn\.net\.0\.proj",
-                  "ffn.2": r"ffn\.net\.2"}
 
 
 @dataclass
@@ -50,31 +48,6 @@ class Models:
     transformer: torch.nn.Module
     vae: torch.nn.Module
     text_encoder: object | None
-
-
-@dataclass
-class Batch:
-    latent: torch.Tensor  # [B, 16, F, h, 2w]
-    control: torch.Tensor  # [B, 96, F, h, 2w]
-    mask: torch.Tensor  # [B, 1, F, h, w]
-    text: torch.Tensor  # [B, 512, D]
-    is_style: list[bool]
-
-
-def lora_target_regex(config: TrainConfig) -> str:
-    """A PEFT target_modules regex for the configured blocks and projections (diffusers names)."""
-    kinds = {"all": "blocks|vace_blocks", "dit": "blocks", "vace": "vace_blocks"}[config.lora.blocks]
-    attentions = "attn1|attn2" if config.lora.cross_attention else "attn1"
-    parts = []
-    for target in config.lora.targets:
-        name = TARGET_MODULES[target]
-        parts.append(name if target.startswith("ffn") else rf"(?:{attentions})\.{name}")
-    return rf"^(?:{kinds})\.\d+\.(?:{'|'.join(parts)})$"
-
-
-def micro_step_generator(seed: int, micro_step: int, rank: int) -> torch.Generator:
-    digest = hashlib.sha256(f"{seed}:{micro_step}:{rank}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
 
 
 class Trainer:
@@ -103,6 +76,10 @@ class Trainer:
         from ..models.bundle import load_components
 
         config = self.config.model
+        if config.transformer == BUNDLED_MODEL:  # train on the miniature's base, not on its shipped ReCo LoRA
+            from ..shapes.model import load_shapes_base
+
+            return Models(*load_shapes_base(dtype=DTYPES[config.dtype]))
         return Models(*load_components(self.config.resolve(config.transformer), self.config.resolve(config.vae),
                                        self.config.resolve(config.text_encoder), dtype=DTYPES[config.dtype]))
 
@@ -115,15 +92,7 @@ class Trainer:
         return DiffusersEncoders(self.models.vae, self.models.text_encoder)
 
     def add_lora(self, transformer: torch.nn.Module) -> None:
-        from peft import LoraConfig
-
-        lora = self.config.lora
-        transformer.requires_grad_(False)
-        transformer.add_adapter(LoraConfig(r=lora.rank, lora_alpha=lora.alpha, init_lora_weights=True,
-                                           target_modules=lora_target_regex(self.config)), adapter_name=ADAPTER)
-        for parameter in transformer.parameters():
-            if parameter.requires_grad:
-                parameter.data = parameter.data.float()
+        add_lora_adapter(transformer, self.config)
         if self.config.model.init_lora:
             self.load_lora_weights(transformer, self.config.resolve(self.config.model.init_lora))
 
@@ -194,23 +163,13 @@ class Trainer:
     # ================================================================================== hooks: output
 
     def lora_state_dict(self, transformer) -> dict[str, torch.Tensor]:
-        from peft.utils import get_peft_model_state_dict
-
-        return {k: v.detach().float().cpu().contiguous()
-                for k, v in get_peft_model_state_dict(transformer, adapter_name=ADAPTER).items()}
+        return adapter_state_dict(transformer)
 
     def load_lora_weights(self, transformer, path: Path | str) -> None:
-        from peft.utils import set_peft_model_state_dict
-
-        from ..lora import load_lora, to_state_dict
-
-        state = to_state_dict(load_lora(path), "peft")
-        set_peft_model_state_dict(transformer, state, adapter_name=ADAPTER)
+        load_into_adapter(transformer, path)
 
     def as_lora(self, state_dict: dict[str, torch.Tensor]) -> LoRA:
-        lora = parse_state_dict(state_dict)
-        alpha = float(self.config.lora.alpha)
-        return LoRA({k: LoRAModule(m.down, m.up, alpha) for k, m in lora.modules.items()}, "peft")
+        return adapter_lora(state_dict, self.config.lora.alpha)
 
     def save_final_lora(self, transformer) -> Path:
         path = self.lora_path
@@ -265,25 +224,14 @@ class Trainer:
 
     def batches_per_epoch(self) -> list[list[int]]:
         """Pairs grouped by bucket, in batches of batch_size (the order is shuffled per epoch)."""
-        buckets: dict[tuple, list[int]] = {}
-        for index, plan in enumerate(self.plans):
-            buckets.setdefault(plan.bucket, []).append(index)
-        size = self.config.optim.batch_size
-        return [members[i : i + size] for members in buckets.values() for i in range(0, len(members), size)]
+        return bucket_batches(self.plans, self.config.optim.batch_size)
 
     def batch_indices(self, global_batch: int) -> list[int]:
-        batches = self.batches_per_epoch()
-        epoch, position = divmod(global_batch, len(batches))
-        order = torch.randperm(len(batches), generator=torch.Generator().manual_seed(self.config.optim.seed + epoch))
-        return batches[int(order[position])]
+        return batch_at(self.batches_per_epoch(), global_batch, self.config.optim.seed)
 
     def load_batch(self, indices: list[int], generator: torch.Generator, device) -> Batch:
-        pairs: list[CachedPair] = [load_cached(self.cache_paths[i]) for i in indices]
-        first_frame = torch.rand(len(pairs), generator=generator) < self.config.data.first_frame_probability
-        controls = [p.control_first_frame if first else p.control for p, first in zip(pairs, first_frame.tolist())]
-        text = torch.cat([pad_embeddings(p.text.unsqueeze(0)) for p in pairs])
-        return Batch(torch.stack([p.latent for p in pairs]).to(device), torch.stack(controls).to(device),
-                     torch.stack([p.mask for p in pairs]).to(device), text.to(device), [p.is_style for p in pairs])
+        pairs = [load_cached(self.cache_paths[i]) for i in indices]
+        return collate(pairs, generator, self.config.data.first_frame_probability, device)
 
     def _install_signal_handler(self):
         def request_stop(signum, frame):
