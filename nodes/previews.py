@@ -19,11 +19,7 @@ A preview that cannot be written (no ffmpeg, a full disk) is logged and skipped:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import subprocess
-import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -34,6 +30,7 @@ from comfy_api.latest import io
 
 from ..reco_core.fsutil import atomic_path
 from ..reco_core.masks import latent_to_pixel_mask
+from ..reco_core.video import pipe_to_ffmpeg
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +47,6 @@ _COLOUR = ("scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
 _VP9_REALTIME = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-crf", "30",
                  "-b:v", "0", "-lag-in-frames", "0", "-g", str(KEYFRAME_INTERVAL)]
 _CHUNK = 8
-_NO_WINDOW = {"creationflags": subprocess.CREATE_NO_WINDOW} if sys.platform == "win32" else {}  # no console flashes
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -165,23 +161,5 @@ def encode_webm(path: Path, frames: torch.Tensor, size: tuple[int, int], fps: fl
                "-pix_fmt", "gray" if channels == 1 else "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
                "-i", "-", "-an", *_VP9_REALTIME,
                "-vf", f"scale={size[0]}:{size[1]}:flags={scale_flags},{_COLOUR}", "-f", "webm", str(path)]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
-                                   **_NO_WINDOW)
-        try:
-            for start in range(0, count, _CHUNK):  # a few frames at a time: fast, and bounded memory
-                process.stdin.write(_bytes(frames[start:start + _CHUNK, ..., :3]))
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # ffmpeg quit early; its exit code and log say why
-        except BaseException:
-            process.kill()
-            raise
-        finally:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-            code = process.wait()
-        if code != 0:
-            log.seek(0)
-            raise RuntimeError(f"ffmpeg could not write {path.name} ({count} frames): "
-                               f"{log.read().decode(errors='replace').strip()}")
+    chunks = (_bytes(frames[start:start + _CHUNK, ..., :3]) for start in range(0, count, _CHUNK))
+    pipe_to_ffmpeg(command, chunks, f"{path.name} ({count} frames)")  # a few frames at a time: bounded memory

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import imageio_ffmpeg
 import numpy as np
@@ -407,13 +407,19 @@ def _encode(path: Path, frames: torch.Tensor, fps: float, codec_args: list[str],
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo"]
     command += ["-pix_fmt", "rgb24" if channels == 3 else "gray", "-s", f"{width}x{height}"]
     command += ["-r", str(_fps_fraction(fps)), "-i", "-", "-an", *codec_args, str(path)]
+    pipe_to_ffmpeg(command, ((_pad_to_even(frame) if even_size else frame).tobytes()
+                             for frame in _iter_uint8_frames(frames)), str(path))
+
+
+def pipe_to_ffmpeg(command: list[str], chunks: Iterable[bytes], what: str) -> None:
+    """Run ffmpeg `command` reading raw frames from stdin, fed with `chunks`; raise with ffmpeg's own message
+    (naming `what`) if it fails, and kill it if we fail (or are cancelled) while feeding it."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, **_popen_kwargs()
-        )
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                   **_popen_kwargs())
         try:
-            for frame in _iter_uint8_frames(frames):
-                process.stdin.write((_pad_to_even(frame) if even_size else frame).tobytes())
+            for chunk in chunks:
+                process.stdin.write(chunk)
             process.stdin.close()
         except BrokenPipeError:
             pass  # ffmpeg quit early; its exit code and log below say why
@@ -426,7 +432,7 @@ def _encode(path: Path, frames: torch.Tensor, fps: float, codec_args: list[str],
             return_code = process.wait()
         if return_code != 0:
             log.seek(0)
-            raise RuntimeError(f"ffmpeg failed to write {path}: {log.read().decode(errors='replace').strip()}")
+            raise RuntimeError(f"ffmpeg failed to write {what}: {log.read().decode(errors='replace').strip()}")
 
 
 def _save_png(path: Path, frame: np.ndarray) -> None:
