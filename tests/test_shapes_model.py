@@ -1,0 +1,211 @@
+"""The ReCo-Shapes miniature: the fast build, the shipped files, the demo and the benchmark (CPU, offline)."""
+
+import json
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from reco_core.shapes import model as shapes_model
+from reco_core.shapes.tasks import TASKS, make_pair, seed_split
+from reco_core.shapes.world import WorldConfig
+
+FILES = shapes_model.shipped_files()
+needs_weights = pytest.mark.skipif(bool(FILES.missing()), reason="the shipped ReCo-Shapes weights are not built yet")
+
+
+@pytest.fixture(scope="module")
+def shipped_pipeline():
+    from reco_core.engine.pipeline import ReCoPipeline
+
+    return ReCoPipeline(*shapes_model.load_shapes_model(torch.float32, "cpu"), device="cpu")
+
+
+# ------------------------------------------------------------------------------------------------ the build
+
+
+def test_fast_build_runs_every_stage_and_its_parts_load(tmp_path):
+    from reco_core.shapes.build import BUILD_LOG, STAGES, build
+
+    lines = []
+    build(tmp_path, fast=True, echo=lines.append)
+    files = shapes_model.ShapesFiles(tmp_path)
+    assert not files.missing() and files.model_card.is_file() and files.benchmark.is_file()
+    record = json.loads((tmp_path / BUILD_LOG).read_text())
+    assert set(record["stages"]) == set(STAGES)
+    transformer, vae, text_encoder = shapes_model.load_shapes_model(files=files)
+    assert transformer.config.num_attention_heads * transformer.config.attention_head_dim == 128
+    assert vae.config.latents_mean == shapes_model_wan_stats()[0]
+    assert text_encoder.encode(["add a red circle"]).shape == (1, 512, 4096)
+    assert any("[lora]" in line for line in lines)
+
+
+def shapes_model_wan_stats():
+    from reco_core.models.configs import load_shipped_config
+
+    config = load_shipped_config("wan2.1-vae")
+    return config["latents_mean"], config["latents_std"]
+
+
+def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
+    from reco_core.engine.codec import decode_latents, encode_frames
+    from reco_core.shapes.vae_training import build_vae, latent_statistics, match_wan_statistics
+
+    vae = build_vae(0).eval()
+    clip = make_pair(0, "add", WorldConfig(width=32, height=32, num_frames=5)).source
+    mean, std = latent_statistics(vae, [clip])
+    before = (vae.encode(clip.permute(3, 0, 1, 2)[None] * 2 - 1).latent_dist.mode() - mean.view(1, -1, 1, 1, 1)) \
+        / std.view(1, -1, 1, 1, 1)
+    decoded_before = vae.decode(vae.encode(clip.permute(3, 0, 1, 2)[None] * 2 - 1).latent_dist.mode()).sample
+    match_wan_statistics(vae, mean, std)
+    after = encode_frames(vae, clip)
+    assert torch.allclose(before, after, atol=1e-4)
+    assert torch.allclose(decode_latents(vae, after), ((decoded_before[0].clamp(-1, 1) + 1) / 2).permute(1, 2, 3, 0),
+                          atol=1e-4)
+
+
+def test_text_encoder_keeps_word_order():
+    from reco_core.shapes.pretrain import build_text_encoder
+
+    encoder = build_text_encoder(0)
+    a, b = encoder.encode(["replace the red circle with a blue square", "replace the blue circle with a red square"])
+    assert not torch.allclose(a[2:8].sort(dim=0).values, b[2:8].sort(dim=0).values, atol=1e-2)
+    assert encoder.tokenizer.unk_token_id not in encoder.tokenize(["a red circle on a slate background, at night"])[0]
+
+
+# ------------------------------------------------------------------------------------------------ shipped files
+
+
+@needs_weights
+def test_shipped_transformer_has_the_shapes_comfyui_reads():
+    from reco_core.models.configs import even_vace_layers
+
+    with safe_open(str(FILES.transformer), framework="pt") as handle:
+        keys = set(handle.keys())
+        shape = {key: tuple(handle.get_slice(key).get_shape()) for key in keys}
+        config = json.loads(handle.metadata()["reco_config"])
+    dim = shape["patch_embedding.weight"][0]
+    assert dim % 128 == 0 and "head.modulation" in keys and "vace_patch_embedding.weight" in keys
+    assert shape["text_embedding.0.weight"] == (dim, 4096)
+    assert shape["time_embedding.0.weight"] == (dim, 256)
+    num_layers = len({k.split(".")[1] for k in keys if k.startswith("blocks.")})
+    vace_count = len({k.split(".")[1] for k in keys if k.startswith("vace_blocks.")})
+    assert config["vace_layers"] == even_vace_layers(num_layers, vace_count) and config["vace_layers"][0] == 0
+    total = sum(p.stat().st_size for p in FILES.folder.rglob("*.safetensors"))
+    assert total <= 30e6
+
+
+@needs_weights
+def test_shipped_vae_has_the_wan21_latent_statistics():
+    from reco_core.models.loading import load_vae
+
+    vae = load_vae(FILES.vae, dtype=torch.float32)
+    mean, std = shapes_model_wan_stats()
+    assert vae.config.latents_mean == mean and vae.config.latents_std == std
+    assert vae.config.z_dim == 16
+
+
+@needs_weights
+def test_edit_command_fits_any_clip_to_the_model(tmp_path):
+    from reco_core.cli import main
+    from reco_core.video import probe_video, write_video
+
+    source = tmp_path / "clip.mp4"
+    write_video(source, torch.rand(23, 72, 100, 3), fps=12)
+    out = tmp_path / "edit.mp4"
+    assert main(["edit", "--model", "shapes", "--source", str(source), "--instruction", "make it sepia",
+                 "--out", str(out), "--steps", "2", "--quiet"]) == 0
+    info = probe_video(out)
+    assert (info.width, info.height, info.num_frames) == (64, 64, 17)
+
+
+# ------------------------------------------------------------------------------------------------ demo, benchmark
+
+
+@needs_weights
+def test_demo_clips_come_from_the_test_split():
+    from reco_core.shapes.demo import load_demo_clips
+
+    clips = load_demo_clips()
+    assert [clip.task for clip in clips] == list(TASKS)
+    for clip in clips:
+        assert seed_split(clip.info["seed"]) == "test"
+        again = make_pair(clip.info["seed"], clip.task, WorldConfig(num_frames=17))
+        assert torch.equal(again.source, clip.source) and again.instruction == clip.instruction
+
+
+@needs_weights
+def test_demo_writes_videos_grid_and_metrics(tmp_path):
+    from PIL import Image
+
+    from reco_core.shapes.demo import run_demo
+    from reco_core.video import probe_video
+
+    metrics = run_demo(tmp_path, echo=lambda line: None)
+    for task in TASKS:
+        info = probe_video(tmp_path / f"{task}.mp4")
+        assert (info.width, info.height, info.num_frames) == (3 * 64, 64, 17)
+    assert Image.open(tmp_path / "grid.png").size[1] > 4 * 64
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert [clip["task"] for clip in saved["clips"]] == list(TASKS) == [c["task"] for c in metrics["clips"]]
+    assert all(0 <= clip["scores"]["edit_accuracy"] <= 1 for clip in saved["clips"])
+
+
+@needs_weights
+def test_benchmark_scores_a_couple_of_pairs_and_beats_the_unchanged_source(tmp_path):
+    from reco_core.shapes.bench import run_benchmark
+
+    report = run_benchmark(out=tmp_path / "bench.json", count=1, echo=lambda line: None)
+    assert json.loads((tmp_path / "bench.json").read_text())["count"] == 1
+    for task in TASKS:
+        ours, unchanged = report["results"]["per_task"][task], report["unchanged"]["per_task"][task]
+        assert ours["count"] == 1
+        assert ours["edit_accuracy"] > unchanged["edit_accuracy"], task
+        if task != "style":
+            assert ours["background_psnr"] > 25, task
+
+
+@needs_weights
+def test_committed_benchmark_meets_the_acceptance_bar():
+    report = shapes_model.read_benchmark()
+    for task in TASKS:
+        ours, unchanged = report["results"]["per_task"][task], report["unchanged"]["per_task"][task]
+        assert ours["edit_accuracy"] > unchanged["edit_accuracy"], task
+        if task != "style":
+            assert ours["background_psnr"] > 25, task
+
+
+def test_unknown_benchmark_region_mode_is_refused_before_loading():
+    from reco_core.errors import ReCoInputError
+    from reco_core.shapes.bench import run_benchmark
+
+    with pytest.raises(ReCoInputError, match="--region.*off, auto"):
+        run_benchmark(count=1, region="mask")
+
+
+def test_region_iou_against_the_ground_truth_mask():
+    from reco_core.shapes.bench import region_iou
+
+    pair = make_pair(5, "add", WorldConfig(width=32, height=32, num_frames=5))
+    truth = pair.mask
+    assert region_iou(None, pair) is None
+    assert region_iou(truth.clone(), pair) == 1.0
+    assert region_iou(torch.zeros_like(truth), pair) == 0.0
+    half = truth.clone()
+    half[:, :, :16] = 0
+    expected = (truth[:, :, 16:] > 0.5).sum().item() / (truth > 0.5).sum().item()
+    assert region_iou(half, pair) == pytest.approx(expected)
+
+
+@needs_weights
+def test_region_comparison_edits_the_same_pairs_both_ways(tmp_path):
+    from reco_core.shapes.region_bench import comparison_table, run_region_comparison
+
+    summary = run_region_comparison(tmp_path, count=1, write_docs=False, echo=lambda line: None)
+    saved = json.loads((tmp_path / "region.json").read_text())
+    off, auto = saved["reports"]["off"], saved["reports"]["auto"]
+    assert [r["seed"] for r in off["pairs"]] == [r["seed"] for r in auto["pairs"]]
+    assert all(r["region_iou"] is None for r in off["pairs"])
+    assert all(0 <= r["region_iou"] <= 1 for r in auto["pairs"])
+    assert [row["task"] for row in summary["rows"]] == list(TASKS)
+    assert comparison_table(summary["rows"]).count("\n") == len(TASKS) + 1
