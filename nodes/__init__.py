@@ -12,12 +12,12 @@ from .sampler import ReCoSampler
 NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoSampler, ReCoDecode]
 
 try:  # training and the bundled miniature need diffusers and peft; the edit nodes above need neither
-    from .shapes_loader import ReCoShapesLoader
+    from .shapes_loader import ReCoShapesClip, ReCoShapesLoader
     from .train_lora import ReCoTrainLoRA
 
-    NODES += [ReCoShapesLoader, ReCoTrainLoRA]
+    NODES += [ReCoShapesLoader, ReCoShapesClip, ReCoTrainLoRA]
 except ImportError as error:
-    logging.getLogger(__name__).warning("ReCo: ReCoShapesLoader and ReCoTrainLoRA are unavailable (%s); install the "
+    logging.getLogger(__name__).warning("ReCo: ReCoShapesLoader, ReCoShapesClip and ReCoTrainLoRA are unavailable (%s); install the "
                                         "pack's requirements: pip install -r requirements.txt", error)
 
 

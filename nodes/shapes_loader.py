@@ -125,3 +125,37 @@ class ReCoShapesLoader(io.ComfyNode):
         vae = ShapesVAE(load_vae(files.vae, dtype=torch.float32).eval())
         clip = ShapesCLIP(load_text_encoder(files.text_encoder, dtype=torch.float32))
         return io.NodeOutput(model, clip, vae)
+
+
+DEMO_CLIPS = ("add", "remove", "replace", "style")
+
+
+class ReCoShapesClip(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ReCoShapesClip",
+            display_name="ReCo-Shapes Demo Clip",
+            category=CATEGORY,
+            description="A bundled clip of the ReCo-Shapes world (64x64, 17 frames, 8 fps) with an instruction "
+                        "for it, to try the miniature without any file of your own.",
+            inputs=[
+                io.Combo.Input("clip", options=list(DEMO_CLIPS), default="add",
+                               tooltip="Which bundled clip: each comes with an instruction of that edit task."),
+            ],
+            outputs=[
+                io.Image.Output(display_name="images", tooltip="The source clip's frames."),
+                io.String.Output(display_name="instruction",
+                                 tooltip="The instruction that goes with the clip; link it to CLIP Text Encode's text "
+                                         "or type your own."),
+                io.Float.Output(display_name="fps", tooltip="The clip's frame rate (8)."),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, clip) -> io.NodeOutput:
+        from ..reco_core.shapes.demo import load_demo_clips
+        from ..reco_core.shapes.model import FPS
+
+        pair = {pair.task: pair for pair in load_demo_clips()}[clip]
+        return io.NodeOutput(pair.source.contiguous(), pair.instruction, float(FPS))

@@ -40,11 +40,12 @@ CORE_CNR_ID = "comfy-core"
 FRONTEND_NODES = {"MarkdownNote": ["text"], "Note": ["text"]}
 #: Combo inputs whose options are the user's files: their option lists are not saved (they differ per install).
 FILE_INPUTS = {
-    "UNETLoader": "unet_name",
-    "CLIPLoader": "clip_name",
-    "VAELoader": "vae_name",
-    "ReCoLoRALoader": "lora_name",
-    "LoadVideo": "file",
+    "UNETLoader": ("unet_name",),
+    "CLIPLoader": ("clip_name",),
+    "VAELoader": ("vae_name",),
+    "ReCoLoRALoader": ("lora_name",),
+    "LoadVideo": ("file",),
+    "ReCoTrainLoRA": ("dataset", "base_model"),
 }
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload")
@@ -232,7 +233,109 @@ def reco_wan21_vace_edit():
                     notes=[note], thumbnail_groups=("Instruction", "Source clip", "ReCo edit", "Save"))
 
 
-WORKFLOWS = [reco_wan21_vace_edit]
+SHAPES_NOTE = """## ReCo-Shapes: the whole ReCo graph, no download
+
+The pack ships a miniature of ReCo (a tiny Wan2.1-VACE model with its ReCo LoRA, VAE and text encoder) trained
+on a world of coloured shapes. This graph is the real edit graph on it and runs on a CPU in seconds.
+
+1. **ReCo-Shapes Demo Clip** picks a bundled clip (add, remove, replace, style) and its instruction.
+2. The instruction goes into CLIP Text Encode: type your own there instead, e.g. "add a white square",
+   "remove the green circle", "replace the red triangle with a blue circle", "make it black and white".
+3. **ReCo In-Context Edit** builds the [source | target] canvas at 64x64 per half, 17 frames.
+4. **ReCo Sampler** (region auto) finds where the edit happens from the model's own estimates and keeps
+   the rest of the clip on the source; toggle the region overlay on its preview.
+5. **ReCo Decode** shows a before/after wipe: drag it, step frames, play.
+
+The miniature knows only this world: real footage gives meaningless edits. For real videos open
+"ReCo: edit a video (Wan2.1 VACE 1.3B)".
+"""
+
+
+def reco_shapes_edit():
+    """The same graph on the bundled miniature, with ReCoSampler's region mode: no files to download."""
+    models = Group("Load the bundled miniature")
+    loader = models.add("ReCoShapesLoader", (340, 106), color="blue", lora_strength=1.0)
+    sampling = models.add("ModelSamplingSD3", (340, 58), model=loader.out("model"), shift=3.0)
+
+    source = Group("Source clip")
+    clip = source.add("ReCoShapesClip", (340, 106), color="blue", clip="add")
+
+    instruction = Group("Instruction")
+    positive = instruction.add("CLIPTextEncode", (400, 130), title="Instruction (positive prompt)", color="green",
+                               clip=loader.out("clip"),
+                               text=clip.out("instruction", widget_value="insert a green circle"))
+    negative = instruction.add("CLIPTextEncode", (400, 100), title="Negative prompt", color="red",
+                               clip=loader.out("clip"), text="")
+
+    edit = Group("ReCo edit")
+    in_context = edit.add("ReCoInContext", (340, 258), color="blue", positive=positive.out("CONDITIONING"),
+                          negative=negative.out("CONDITIONING"), vae=loader.out("vae"), source=clip.out("images"),
+                          width=64, height=64, length=17, strength=1.0, keep_source=False, resize_mode="crop")
+    sampler = edit.add("ReCoSampler", (340, 420), color="blue", model=sampling.out("MODEL"),
+                       positive=in_context.out("positive"), negative=in_context.out("negative"),
+                       latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed", steps=12,
+                       cfg=1.0, sampler_name="uni_pc", scheduler="simple", region="auto", background=0.8,
+                       attention="region")
+    decode = edit.add("ReCoDecode", (400, 420), color="blue", vae=loader.out("vae"), samples=sampler.out("latent"),
+                      source=clip.out("images"))
+
+    save = Group("Save")
+    video = save.add("CreateVideo", (340, 78), title="Create Video (edit)", images=decode.out("edited"),
+                     fps=clip.out("fps", widget_value=8.0))
+    save.add("SaveVideo", (340, 300), title="Save Video (edit)", video=video.out("VIDEO"),
+             filename_prefix="video/ReCo_shapes_edit", format="mp4", codec="h264")
+
+    note = markdown_note(SHAPES_NOTE, (460, 520), title="Read me: ReCo-Shapes")
+    return Workflow("reco_shapes_edit", columns=[[models, source, instruction], [edit], [save]], notes=[note],
+                    thumbnail_groups=("ReCo edit",))
+
+
+TRAIN_NOTE = f"""## Train your own ReCo LoRA
+
+**ReCo Train LoRA** trains a LoRA with the paper's recipe (flow matching on the [source | target] canvas,
+L_latent and L_attn region losses) and writes it to `models/loras`, where ReCo LoRA Loader finds it.
+
+### The dataset
+A folder in `ComfyUI/input` with either a `manifest.jsonl` (one pair per line: `source`, `target`,
+`instruction`, optional `mask` and `task`, paths relative to the folder) or one sub-folder per pair
+(`source.mp4`, `target.mp4`, `instruction.txt`, optional `mask.mp4` and `task.txt`). Without a mask the edit
+region is derived from where the target differs from the source; style edits use the whole frame.
+
+### Model files (file -> ComfyUI folder)
+- [{VACE_1_3B.name}]({VACE_1_3B.url}) -> `models/diffusion_models` (train on fp16/bf16 weights, not fp8 or GGUF)
+- [{UMT5.name}]({UMT5.url}) -> `models/text_encoders`
+- [{WAN21_VAE.name}]({WAN21_VAE.url}) -> `models/vae`
+
+### Settings
+The defaults are the released recipe (rank 128, lr 5e-5, lambda 1e-3 for both region losses). Clips and
+instructions are encoded once into a cache in `output/reco_runs/<lora name>`; checkpoints go there too.
+**Cancel** keeps the last step; queue again with `resume` on to continue. Training 1.3B at 480x832x81 needs a
+large GPU: start with a smaller size and length to check your data. Watch the loss curve in the preview.
+
+Command line, same trainer: `python -m reco_core train --config run.toml --out runs/my_lora`.
+"""
+
+
+def reco_train_lora():
+    """Train a ReCo LoRA in ComfyUI on a folder of pairs, with core VAE and text-encoder loaders."""
+    models = Group("Load models")
+    clip = models.add("CLIPLoader", (400, 106), color="red", models=[UMT5], clip_name=UMT5.name, type="wan",
+                      device="default")
+    vae = models.add("VAELoader", (400, 58), color="red", models=[WAN21_VAE], vae_name=WAN21_VAE.name)
+
+    train = Group("Train")
+    trainer = train.add("ReCoTrainLoRA", (420, 520), color="blue", models=[VACE_1_3B], dataset="reco_pairs",
+                        base_model=VACE_1_3B.name, vae=vae.out("VAE"), clip=clip.out("CLIP"),
+                        lora_name="my_reco_lora", steps=1000, rank=128, learning_rate=5e-5, width=832, height=480,
+                        length=81, resume=True, latent_weight=1e-3, attn_weight=1e-3, gradient_accumulation=2,
+                        save_every=250, seed=0)
+    train.add("PreviewImage", (420, 320), title="Loss curve", images=trainer.out("loss_curve"))
+
+    note = markdown_note(TRAIN_NOTE, (520, 560), title="Read me: train a ReCo LoRA")
+    return Workflow("reco_train_lora", columns=[[models], [train]], notes=[note], thumbnail_groups=("Train",))
+
+
+WORKFLOWS = [reco_wan21_vace_edit, reco_shapes_edit, reco_train_lora]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,7 +363,7 @@ def trim_node_info(node_type, info):
             options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else None
             if options is not None:
                 options.pop("tooltip", None)
-            if FILE_INPUTS.get(node_type) == name:
+            if name in FILE_INPUTS.get(node_type, ()):
                 if isinstance(spec[0], list):
                     spec[0] = []
                 if options is not None and "options" in options:
@@ -351,7 +454,7 @@ def check_widget_value(node, name, spec, value):
     where = f"{node.type}.{name} = {value!r}"
     if kind == "COMBO":
         values = combo_values(spec)
-        if FILE_INPUTS.get(node.type) == name:
+        if name in FILE_INPUTS.get(node.type, ()):
             if not isinstance(value, str) or "/" in value or "\\" in value:
                 raise ValueError(f"{where}: file widgets take a bare file name")
         elif value not in values:
