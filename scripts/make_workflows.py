@@ -271,7 +271,7 @@ def reco_shapes_edit():
     in_context = edit.add("ReCoInContext", (340, 258), color="blue", positive=positive.out("CONDITIONING"),
                           negative=negative.out("CONDITIONING"), vae=loader.out("vae"), source=clip.out("images"),
                           width=64, height=64, length=17, strength=1.0, keep_source=False, resize_mode="crop")
-    sampler = edit.add("ReCoSampler", (340, 420), color="blue", model=sampling.out("MODEL"),
+    sampler = edit.add("ReCoSampler", (340, 460), color="blue", model=sampling.out("MODEL"),
                        positive=in_context.out("positive"), negative=in_context.out("negative"),
                        latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed", steps=12,
                        cfg=1.0, sampler_name="uni_pc", scheduler="simple", region="auto", background=0.8,
@@ -328,7 +328,7 @@ def reco_train_lora():
                         base_model=VACE_1_3B.name, vae=vae.out("VAE"), clip=clip.out("CLIP"),
                         lora_name="my_reco_lora", steps=1000, rank=128, learning_rate=5e-5, width=832, height=480,
                         length=81, resume=True, latent_weight=1e-3, attn_weight=1e-3, gradient_accumulation=2,
-                        save_every=250, seed=0)
+                        save_every=250, seed=0, control_after_generate="fixed")
     train.add("PreviewImage", (420, 320), title="Loss curve", images=trainer.out("loss_curve"))
 
     note = markdown_note(TRAIN_NOTE, (520, 560), title="Read me: train a ReCo LoRA")
@@ -716,7 +716,8 @@ def render_workflows(server, names, thumbnails=True, screenshot_dir=None):
 
 #: Front-end settings that keep overlays (minimap, canvas menu, dialogs) out of the pictures.
 CLEAN_SETTINGS = {"Comfy.Minimap.Visible": False, "Comfy.Graph.CanvasMenu": False,
-                  "Comfy.Workflow.ShowMissingModelsWarning": False, "Comfy.Workflow.ShowMissingNodesWarning": False}
+                  "Comfy.Workflow.ShowMissingModelsWarning": False, "Comfy.Workflow.ShowMissingNodesWarning": False,
+                  "Comfy.TutorialCompleted": True}   # a first visit opens the template browser over the graph
 
 
 def open_frontend(page, server):
@@ -729,6 +730,8 @@ def open_frontend(page, server):
             try {{ await app.extensionManager.setting.set(id, value); }} catch (e) {{}}
         }}
     }})()""")
+    page.evaluate("""document.querySelectorAll('[role=dialog] .p-dialog-close-button, [role=dialog] button[aria-label=Close]')
+        .forEach(button => button.click())""")
 
 
 def show_workflow(page, workflow):

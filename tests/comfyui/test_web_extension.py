@@ -18,7 +18,6 @@ Needs a ComfyUI (see conftest.py). The browser tests also need Chromium (`chromi
 `google-chrome` on PATH, or env CHROME_PATH) and skip without it. RECO_DOCS_SCREENSHOTS=1 rewrites
 docs/images/viewer.png and docs/images/viewer_overlay.png from this run (else they go to pytest's tmp folder).
 """
-import io
 import json
 import os
 import re
@@ -28,18 +27,16 @@ from pathlib import Path
 import pytest
 
 from comfyui_client import Graph
-from frontend import Browser, find_chromium
 from reco_core.video import probe_video, read_mask_video, read_video
+from viewer_page import (COMPARE, REGION, click, counter, deselect, first_frame, frontend_tab, mean_difference, mouse,
+                         node_box,
+                         pause, press_key, rect, screenshot, settled, videos, wipe_position)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB_JS = REPO_ROOT / "web" / "reco_viewer.js"
 DOCS = REPO_ROOT / "web" / "docs"
 W, H, LENGTH, FPS = 64, 48, 9, 16.0
-FRONTEND_READY = ("!!(window.app && app.graph && app.canvas && window.LiteGraph && app.extensionManager && "
-                  "Object.keys(LiteGraph.registered_node_types || {}).length > 50)")
 MARKDOWN_IMAGE = re.compile(r"!\[.*?\]\(([^)\s]+)\)")  # the alt text may hold brackets: [source | target]
-COMPARE = ".reco-viewer.reco-compare"
-REGION = ".reco-viewer.reco-region"
 
 
 # --- the graph and its run ------------------------------------------------------------------------------------
@@ -111,18 +108,9 @@ def test_sampler_sends_the_preview_and_the_region_mask(run, comfy, comfyui_serve
 # --- the browser ---------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def page(comfyui_server):
-    binary = find_chromium()
-    if not binary:
-        pytest.skip("no Chromium found: install chromium (chromium-browser, google-chrome) or set CHROME_PATH")
-    browser = Browser.launch(binary, timeout=60)
-    try:
-        tab = browser.new_page(width=1600, height=1150)
-        tab.navigate(comfyui_server.url + "/")
-        tab.wait_for(FRONTEND_READY, timeout=90)
+    with frontend_tab(comfyui_server.url, 1600, 1150) as tab:
         tab.evaluate("app.extensionManager.setting.set('Comfy.Minimap.Visible', false)")
         yield tab
-    finally:
-        browser.close()
 
 
 LAYOUT_JS = """(async ({decode, sampler}) => {
@@ -160,95 +148,6 @@ def viewers(page, run):
                   timeout=60)
     page.evaluate(f"({LAYOUT_JS})({json.dumps(run['ids'])})")
     return run["ids"]
-
-
-def rect(page, selector):
-    box = page.evaluate(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
-        if (!e) return null; const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }})()""")
-    assert box, f"{selector} is not on the page"
-    return box
-
-
-def mouse(page, kind, x, y, pressed=False):
-    page.call("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
-                                           "buttons": 1 if pressed else 0, "clickCount": 1})
-
-
-def click(page, selector):
-    x, y, w, h = rect(page, selector)
-    mouse(page, "mouseMoved", x + w / 2, y + h / 2)
-    mouse(page, "mousePressed", x + w / 2, y + h / 2, pressed=True)
-    mouse(page, "mouseReleased", x + w / 2, y + h / 2)
-
-
-def key(page, name, code):
-    for kind in ("keyDown", "keyUp"):
-        page.call("Input.dispatchKeyEvent", {"type": kind, "key": name, "code": name, "windowsVirtualKeyCode": code})
-
-
-def screenshot(page, box):
-    from PIL import Image
-
-    return Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")
-
-
-def mean_difference(a, b):
-    from PIL import ImageChops, ImageStat
-
-    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
-
-
-def videos(page, viewer):
-    return page.evaluate(f"""Array.from(document.querySelectorAll('{viewer} video')).map(v => ({{
-        cls: v.className, ready: v.readyState, width: v.videoWidth, height: v.videoHeight, paused: v.paused,
-        seeking: v.seeking, time: v.currentTime, src: v.currentSrc, box: [v.clientWidth, v.clientHeight]}}))""")
-
-
-def pause(page, viewer):
-    if not page.evaluate(f"document.querySelector('{viewer} video').paused"):
-        click(page, f"{viewer} .reco-play")
-    settled(page, viewer)
-
-
-def settled(page, viewer):
-    """Wait until every video of the viewer is paused, not seeking, on the same time, and return that time."""
-    page.wait_for(f"""(() => {{ const v = Array.from(document.querySelectorAll('{viewer} video'));
-        return v.every(x => x.paused && !x.seeking && x.readyState >= 2)
-            && v.every(x => Math.abs(x.currentTime - v[0].currentTime) < 1e-3); }})()""", timeout=15)
-    return videos(page, viewer)[0]["time"]
-
-
-def wipe_position(page):
-    return float(page.evaluate(f"document.querySelector('{COMPARE} .reco-frame').dataset.wipe"))
-
-
-def first_frame(page, viewer):
-    """Show frame 1 (for a screenshot that does not depend on where playback stopped)."""
-    while counter(page, viewer)[0] != 1:
-        click(page, f"{viewer} .reco-previous")
-        settled(page, viewer)
-
-
-def counter(page, viewer):
-    current, total = page.evaluate(f"document.querySelector('{viewer} .reco-counter').textContent").split(" / ")
-    return int(current), int(total)
-
-
-def node_box(page, node_id, pad=8):
-    """The node's box on screen, title bar included."""
-    return page.evaluate(f"""(() => {{
-        const node = app.graph.getNodeById({node_id}), ds = app.canvas.ds;
-        const canvas = app.canvas.canvas.getBoundingClientRect(), title = LiteGraph.NODE_TITLE_HEIGHT;
-        const x = (node.pos[0] + ds.offset[0]) * ds.scale + canvas.left;
-        const y = (node.pos[1] - title + ds.offset[1]) * ds.scale + canvas.top;
-        const width = node.size[0] * ds.scale, height = (node.size[1] + title) * ds.scale;
-        return [x - {pad}, y - {pad}, width + 2 * {pad}, height + 2 * {pad}];
-    }})()""")
-
-
-def deselect(page):
-    page.evaluate("app.canvas.deselectAll(); app.canvas.setDirty(true, true); "
-                  "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def save_screenshot(page, box, name, tmp_path):
@@ -324,13 +223,13 @@ def test_frame_stepping(viewers, page):
     expect(wrap(start - 1))
     x, y, w, h = rect(page, f"{COMPARE} .reco-frame")
     mouse(page, "mouseMoved", x + w / 2, y + h / 2)  # the arrow keys step while the pointer is over the viewer
-    key(page, "ArrowRight", 39)
-    key(page, "ArrowRight", 39)
+    press_key(page, "ArrowRight", 39)
+    press_key(page, "ArrowRight", 39)
     expect(wrap(start + 1))
-    key(page, "ArrowLeft", 37)
+    press_key(page, "ArrowLeft", 37)
     expect(wrap(start))
     mouse(page, "mouseMoved", 5, 400)  # away: the keys are the canvas's again
-    key(page, "ArrowRight", 39)
+    press_key(page, "ArrowRight", 39)
     time.sleep(0.3)
     assert counter(page, COMPARE)[0] == wrap(start)
 
