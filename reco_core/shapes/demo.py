@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ..fsutil import atomic_path, atomic_write_text
 from .dataset import load_pair, read_manifest, write_pair
@@ -91,6 +91,14 @@ def _cell(frame: torch.Tensor) -> Image.Image:
     return image.resize((image.width * GRID_SCALE, image.height * GRID_SCALE), Image.NEAREST)
 
 
+def _font(size: int = 12):
+    """DejaVu Sans where installed (clear word spacing), else Pillow's own font."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size)
+
+
 def before_after_grid(pairs: list[EditPair], edits: list[torch.Tensor], frames=GRID_FRAMES) -> Image.Image:
     """Rows: one per pair; columns: `frames` of the source, then the same frames of the edit."""
     size = pairs[0].source.shape[1] * GRID_SCALE
@@ -98,6 +106,7 @@ def before_after_grid(pairs: list[EditPair], edits: list[torch.Tensor], frames=G
     width = LABEL_WIDTH + 2 * len(frames) * size + gap
     grid = Image.new("RGB", (width, header + len(pairs) * (size + 4)), (255, 255, 255))
     draw = ImageDraw.Draw(grid)
+    draw.font = _font()
     draw.text((LABEL_WIDTH, 5), "source (frames " + ", ".join(map(str, frames)) + ")", fill=(0, 0, 0))
     draw.text((LABEL_WIDTH + len(frames) * size + gap, 5), "ReCo-Shapes edit", fill=(0, 0, 0))
     for row, (pair, edit) in enumerate(zip(pairs, edits)):
@@ -135,7 +144,6 @@ def save_image(image: Image.Image, path: Path) -> Path:
 def run_demo(out: Path, echo: Callable[[str], None] = print, readme_grid: Path | None = None) -> dict:
     """Edit the bundled clips with the shipped model; write videos, the grid and metrics into `out`."""
     from ..engine.pipeline import ReCoPipeline
-    from ..layout import build_canvas
     from ..video import write_video
     from .bench import edit_options, edit_pair
     from .model import load_shapes_model
@@ -154,7 +162,7 @@ def run_demo(out: Path, echo: Callable[[str], None] = print, readme_grid: Path |
         edit_started = time.time()
         edit = edit_pair(pipeline, pair, options, DEMO_REGION).frames
         seconds = time.time() - edit_started
-        video = write_video(out / f"{pair.task}.mp4", build_canvas(build_canvas(pair.source, edit), pair.target), FPS)
+        video = write_video(out / f"{pair.task}.mp4", torch.cat([pair.source, edit, pair.target], dim=2), FPS)
         scores = score_pair(edit, pair)
         edits.append(edit)
         clips.append({"task": pair.task, "instruction": pair.instruction, "seed": pair.info["seed"],

@@ -99,7 +99,7 @@ def scene_caption(scene: Scene, style: str | None = None) -> str:
 
 
 def caption_vocabulary() -> list[str]:
-    words = {"a", "and", "nothing", "on", "background", *BACKGROUND_PALETTE}
+    words = {"a", "and", "nothing", "on", "background", ",", *BACKGROUND_PALETTE}
     for phrase in STYLE_PHRASES.values():
         words.update(phrase.split())
     return sorted(words)

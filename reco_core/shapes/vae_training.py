@@ -70,12 +70,12 @@ def build_vae(seed: int = 0):
 class VAETrainConfig:
     """Two phases: single frames first (cheap; the spatial path and the first-frame path), then clips."""
 
-    image_steps: int = 3000
+    image_steps: int = 2000
     image_batch_size: int = 8
     image_crop: int = 32
-    steps: int = 300
+    steps: int = 800
     batch_size: int = 2
-    frames: int = 9
+    frames: int = 17  # the clip length the model edits: shorter training clips drift on later frames
     crop: int = 32
     learning_rate: float = 5e-4
     final_learning_rate: float = 3e-5
