@@ -109,6 +109,21 @@ def test_a_manifest_with_a_bad_line_names_the_line(tmp_path):
         Trainer(config, tmp_path / "run").train()
 
 
+def test_frame_folders_keep_every_frame_at_the_training_rate(tmp_path):
+    """PNG folders carry no frame rate: they are taken to be at data.fps, never resampled away."""
+    from reco_core.shapes.dataset import export_dataset
+    from reco_core.shapes.world import WorldConfig
+    from reco_core.train.data import load_clips, plan_pairs, read_manifest
+
+    export_dataset(tmp_path, "train", 2, WorldConfig(width=32, height=32, num_frames=17, fps=8))
+    config = config_from_dict({"model": {"transformer": "tiny"}, "data": {"manifest": str(tmp_path / "train.jsonl"),
+                               "width": 32, "height": 32, "frames": 17, "fps": 8}}).data
+    plans = plan_pairs(read_manifest(tmp_path / "train.jsonl"), config)
+    assert [plan.frames for plan in plans] == [17, 17]
+    clips = load_clips(plans[0], config)
+    assert clips.source.shape[0] == clips.target.shape[0] == clips.mask.shape[0] == 17
+
+
 def test_training_a_tiny_model_lowers_its_loss(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 30, "learning_rate": 3e-3, "gradient_accumulation": 1},
                                           output={"save_every": 0}))

@@ -145,9 +145,14 @@ def plan_pairs(records: list[PairRecord], config: DataConfig) -> list[PairPlan]:
     return plans
 
 
+def folder_rate(path: Path, config: DataConfig) -> float | None:
+    """A folder of frames has no frame rate of its own: its frames are taken to be at the training fps."""
+    return config.fps if Path(path).is_dir() else None
+
+
 def _plan_one(record: PairRecord, config: DataConfig) -> PairPlan:
-    source = probe_video(record.source, input_name="source")
-    target = probe_video(record.target, input_name="target")
+    source = probe_video(record.source, fps=folder_rate(record.source, config), input_name="source")
+    target = probe_video(record.target, fps=folder_rate(record.target, config), input_name="target")
     if source.num_frames != target.num_frames:
         raise ReCoInputError("target", f"{record.target} has {target.num_frames} frames but the source "
                              f"{record.source} has {source.num_frames}", "Source and target must be frame-aligned.")
@@ -178,8 +183,9 @@ def load_clips(plan: PairPlan, config: DataConfig) -> PairClips:
         frames = fit_length(resample_fps(frames, fps, config.fps), plan.frames)
         return resize_frames(frames, plan.width, plan.height, config.resize_mode)
 
-    source = read_video(plan.record.source, input_name="source")
-    target = read_video(plan.record.target, input_name="target")
+    record = plan.record
+    source = read_video(record.source, fps=folder_rate(record.source, config), input_name="source")
+    target = read_video(record.target, fps=folder_rate(record.target, config), input_name="target")
     mask = None
     if plan.record.mask is not None:
         masks = read_mask_video(plan.record.mask, input_name="mask")

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from comfyui_client import PromptValidationError
-from viewer_page import (COMPARE, REGION, frontend_tab, mean_difference, mouse, pause, rect, screenshot,
-                         videos)
+from viewer_page import (COMPARE, REGION, deselect, frontend_tab, mean_difference, mouse, node_box, pause, rect,
+                         screenshot, videos)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW_PATHS = sorted((REPO_ROOT / "workflows").glob("*.json"))
@@ -411,5 +411,6 @@ def test_shapes_workflow_runs_and_its_viewers_work(page, tmp_path):
     time.sleep(0.3)
     after = screenshot(page, frame)
     assert mean_difference(before, after) > 1.0, "the picture did not change when the wipe moved"
-    if os.environ.get("RECO_DOCS_SCREENSHOTS"):
-        after.save(REPO_ROOT / "docs" / "images" / "viewer_shapes.png")
+    if os.environ.get("RECO_DOCS_SCREENSHOTS"):  # the README's picture of the viewer
+        deselect(page)
+        page.screenshot(str(REPO_ROOT / "docs" / "images" / "viewer_shapes.png"), clip=node_box(page, decode))
