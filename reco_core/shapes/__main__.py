@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--count", type=int, default=None, help="benchmark pairs per task")
     ablation.add_argument("--base", default=None, help="folder of a build to use instead of the shipped base")
     ablation.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmark.md")
+    ablation.add_argument("--steps", type=int, default=None, help="train each variant for this many steps instead of "
+                          "the config's (then full ReCo is retrained too)")
     region = commands.add_parser("region", help="benchmark region-constrained sampling (auto) against off")
     region.add_argument("--out", required=True, help="folder for region.json")
     region.add_argument("--count", type=int, default=None, help="benchmark pairs per task")
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "ablation":
             from .ablation import run_ablation
 
-            run_ablation(Path(args.out), count=args.count, base=args.base, write_docs=not args.no_docs)
+            run_ablation(Path(args.out), count=args.count, base=args.base, write_docs=not args.no_docs,
+                         steps=args.steps)
         elif args.command == "region":
             from .region_bench import run_region_comparison
 

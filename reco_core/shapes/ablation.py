@@ -55,18 +55,18 @@ def export_shared_data(out: Path) -> Path:
     return manifest
 
 
-def train_variant(files: ShapesFiles, out: Path, name: str, manifest: Path, log: Log) -> Path:
+def train_variant(files: ShapesFiles, out: Path, name: str, manifest: Path, log: Log, steps: int | None = None) -> Path:
     run_dir = out / _slug(name)
     lora = run_dir / "shapes_reco_lora.safetensors"
     if lora.is_file():
         return lora
-    if name == FULL and trained_with_the_plain_config(files):
+    if name == FULL and steps is None and trained_with_the_plain_config(files):
         # The build trained exactly this run (same config, pairs and seed): use its LoRA, not a second copy.
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(files.lora, lora)
         return lora
     overrides = {"data": {"generate_shapes": 0, "manifest": str(manifest), "cache_dir": str(out / "cache")},
-                 "loss": VARIANTS[name]}
+                 "loss": VARIANTS[name], **({"optim": {"steps": steps}} if steps else {})}
     return train_lora(files, run_dir, overrides, log, name=name)
 
 
@@ -183,8 +183,14 @@ def _reading(effects: dict) -> list[str]:
     return lines
 
 
+def steps_sentence(steps: int | None) -> str:
+    if steps is None:
+        return ("Full ReCo is the shipped LoRA, which the build trains with exactly this config, data and seed.")
+    return f"Each is trained for {steps} steps (the shipped LoRA has the config's own step count), so full ReCo here is a retrained, shorter run."
+
+
 def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict, shipped: dict | None,
-                       count: int, options: dict) -> str:
+                       count: int, options: dict, train_steps: int | None = None) -> str:
     lines = [
         "# ReCo-Shapes benchmark",
         "",
@@ -206,8 +212,8 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
         "## Ablation: the two region constraints",
         "",
         "Four LoRAs trained from `configs/shapes-reco.toml` on the shipped base with identical data, steps and",
-        "seeds; only the loss weights differ (full ReCo is the shipped LoRA, which the build trains with exactly",
-        "this config, data and seed). All are edited with the same noise on the same pairs.",
+        f"seeds; only the loss weights differ. {steps_sentence(train_steps)} All are edited with the same noise on",
+        "the same pairs.",
         "",
         *_summary_rows(reports, unchanged),
         "",
@@ -231,6 +237,7 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
 
 
 def run_ablation(out: Path, count: int | None = None, base: str | Path | None = None, write_docs: bool = True,
+                 steps: int | None = None,
                  echo: Callable[[str], None] = print) -> dict:
     """Train and benchmark the four variants; write ablation.json (and docs/benchmark.md)."""
     out = Path(out)
@@ -243,7 +250,7 @@ def run_ablation(out: Path, count: int | None = None, base: str | Path | None = 
     reports = {}
     for name in VARIANTS:
         echo(f"[ablation] {name}: training")
-        lora = train_variant(files, out, name, manifest, log)
+        lora = train_variant(files, out, name, manifest, log, steps)
         report_path = out / f"{_slug(name)}.json"
         if report_path.is_file():
             reports[name] = json.loads(report_path.read_text())
@@ -255,11 +262,12 @@ def run_ablation(out: Path, count: int | None = None, base: str | Path | None = 
     unchanged = reports["full ReCo"]["unchanged"]
     effects = constraint_effects(reports)
     shipped = read_benchmark(files)
-    summary = {"count": count, "base": str(files.folder), "variants": {n: r["results"] for n, r in reports.items()},
-               "unchanged": unchanged, "effects": effects, "seconds": round(time.time() - started, 1)}
+    summary = {"count": count, "steps": steps, "base": str(files.folder),
+               "variants": {n: r["results"] for n, r in reports.items()}, "unchanged": unchanged, "effects": effects,
+               "seconds": round(time.time() - started, 1)}
     atomic_write_text(out / "ablation.json", json.dumps(summary, indent=2))
     if write_docs:
-        text = benchmark_markdown(reports, unchanged, effects, shipped, count, reports["full ReCo"]["options"])
+        text = benchmark_markdown(reports, unchanged, effects, shipped, count, reports[FULL]["options"], steps)
         atomic_write_text(DOCS, text)
         echo(f"[ablation] wrote {DOCS}")
     return summary
