@@ -382,12 +382,33 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
             "",
             format_table(benchmark["unchanged"], markdown=True),
             "",
+            *acceptance_lines(benchmark),
+            "",
         ]
     lines += ["## Limits", "",
               "A toy: it edits only this world, at 64x64 and 17 frames (other clips are resized and trimmed),",
               "and it is far from the real ReCo's quality. It exists so the pack can be demonstrated, tested and",
               "benchmarked end to end on a CPU.", ""]
     return "\n".join(lines)
+
+
+def acceptance(benchmark: dict) -> dict[str, list[str]]:
+    """Which tasks meet the bar: edit accuracy above the unchanged source, background PSNR above 25 dB."""
+    ours, unchanged = benchmark["results"]["per_task"], benchmark["unchanged"]["per_task"]
+    beats = [t for t in ours if ours[t]["edit_accuracy"] > unchanged[t]["edit_accuracy"]]
+    keeps = [t for t in ours if t != "style" and (ours[t]["background_psnr"] or 0) > 25]
+    return {"beats_source": beats, "background_above_25db": keeps}
+
+
+def acceptance_lines(benchmark: dict) -> list[str]:
+    met = acceptance(benchmark)
+    tasks = list(benchmark["results"]["per_task"])
+    status = "meets" if len(met["beats_source"]) == len(tasks) and len(met["background_above_25db"]) == len(tasks) - 1 \
+        else "does **not** meet"
+    return [f"Status: this build {status} the project's bar (edit accuracy above the unchanged source on every task,",
+            "background PSNR above 25 dB on add, remove and replace): it beats the source on "
+            f"{', '.join(met['beats_source']) or 'no task'}; background above 25 dB on "
+            f"{', '.join(met['background_above_25db']) or 'no task'}."]
 
 
 def write_model_card(files: ShapesFiles, record: dict) -> None:

@@ -55,7 +55,7 @@ def _difference(difference: dict | None, spec: str) -> str:
     if difference is None:
         return "-"
     mean, stderr = difference["mean"], difference["stderr"]
-    return f"{mean:+{spec[1:]}} ± {stderr:{spec[1:]}} ({verdict(mean, stderr)})"
+    return f"{mean:+{spec}} ± {stderr:{spec}} ({verdict(mean, stderr)})"
 
 
 def comparison_table(rows: list[dict]) -> str:
