@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from ..layout import GREY, vace_mask_channels
 from ..models.text import TEXT_LENGTH, TextEncoder, make_word_tokenizer
 from ..models.tiny import seeded
+from .schedule import warmup_cosine
 from .tasks import STYLES, apply_style, instruction_vocabulary, split_seeds
 from .world import BACKGROUND_PALETTE, MAX_SHAPES, Scene, WorldConfig, quantize, render_scene, sample_scene
 
@@ -412,11 +413,7 @@ class PretrainConfig:
 
 
 def learning_rate_at(step: int, config: PretrainConfig) -> float:
-    if step < config.warmup:
-        return config.learning_rate * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return config.final_learning_rate + (config.learning_rate - config.final_learning_rate) * cosine
+    return warmup_cosine(step, config.steps, config.warmup, config.learning_rate, config.final_learning_rate)
 
 
 @dataclass

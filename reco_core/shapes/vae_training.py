@@ -23,6 +23,7 @@ import torch
 from ..layout import GREY, build_canvas
 from ..models.configs import load_shipped_config
 from ..models.tiny import seeded
+from .schedule import warmup_cosine
 from .tasks import STYLES, TASKS, apply_style, make_pair, split_seeds
 from .world import WorldConfig, quantize, render_background, render_scene, sample_scene
 
@@ -154,12 +155,7 @@ def training_batch(rng: np.random.Generator, batch_size: int, frames: int, crop:
 
 
 def learning_rate_at(step: int, config: VAETrainConfig) -> float:
-    """Linear warm-up, then cosine decay to `final_learning_rate`."""
-    if step < config.warmup:
-        return config.learning_rate * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.total_steps - config.warmup)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return config.final_learning_rate + (config.learning_rate - config.final_learning_rate) * cosine
+    return warmup_cosine(step, config.total_steps, config.warmup, config.learning_rate, config.final_learning_rate)
 
 
 def vae_loss(vae, video: torch.Tensor, l1_weight: float, kl_weight: float) -> dict[str, torch.Tensor]:
