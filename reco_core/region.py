@@ -226,6 +226,7 @@ class RegionAnchor:
 
 
 def region_iou(predicted: torch.Tensor, truth: torch.Tensor) -> float:
+    """IoU of two masks (values above 0.5 count as inside); 1 when both are empty."""
     predicted, truth = predicted > 0.5, truth > 0.5
     union = (predicted | truth).sum()
     return 1.0 if union == 0 else float((predicted & truth).sum() / union)

@@ -142,6 +142,13 @@ class Workflow:
     thumbnail_groups: tuple[str, ...] = ()                     # what the thumbnail shows (default: all)
 
 
+def add_video_saver(group, what, images, fps, prefix, width, height):
+    """Create Video + Save Video (H.264 mp4) of `images` at `fps`, titled by `what`."""
+    video = group.add("CreateVideo", (width, 78), title=f"Create Video ({what})", images=images, fps=fps)
+    group.add("SaveVideo", (width, height), title=f"Save Video ({what})", video=video.out("VIDEO"),
+              filename_prefix=prefix, format="mp4", codec="h264")
+
+
 def markdown_note(text, size, title=None):
     return Node("MarkdownNote", size, {"text": text}, title, "note")
 
@@ -219,14 +226,9 @@ def reco_wan21_vace_edit():
                       source=components.out("images"))
 
     save = Group("Save")
-    edited_video = save.add("CreateVideo", (400, 78), title="Create Video (edit)", images=decode.out("edited"),
-                            fps=components.out("fps", widget_value=16.0))
-    save.add("SaveVideo", (400, 340), title="Save Video (edit)", video=edited_video.out("VIDEO"),
-             filename_prefix="video/ReCo_edit", format="mp4", codec="h264")
-    comparison_video = save.add("CreateVideo", (400, 78), title="Create Video (comparison)",
-                                images=decode.out("comparison"), fps=components.out("fps", widget_value=16.0))
-    save.add("SaveVideo", (400, 240), title="Save Video (comparison)", video=comparison_video.out("VIDEO"),
-             filename_prefix="video/ReCo_comparison", format="mp4", codec="h264")
+    fps = components.out("fps", widget_value=16.0)
+    add_video_saver(save, "edit", decode.out("edited"), fps, "video/ReCo_edit", width=400, height=340)
+    add_video_saver(save, "comparison", decode.out("comparison"), fps, "video/ReCo_comparison", width=400, height=240)
 
     note = markdown_note(RECO_NOTE, (520, 520), title="Read me: ReCo video edit")
     return Workflow("reco_wan21_vace_edit", columns=[[models], [instruction, source], [edit], [save]],
@@ -280,10 +282,8 @@ def reco_shapes_edit():
                       source=clip.out("images"))
 
     save = Group("Save")
-    video = save.add("CreateVideo", (340, 78), title="Create Video (edit)", images=decode.out("edited"),
-                     fps=clip.out("fps", widget_value=8.0))
-    save.add("SaveVideo", (340, 300), title="Save Video (edit)", video=video.out("VIDEO"),
-             filename_prefix="video/ReCo_shapes_edit", format="mp4", codec="h264")
+    add_video_saver(save, "edit", decode.out("edited"), clip.out("fps", widget_value=8.0), "video/ReCo_shapes_edit",
+                    width=340, height=300)
 
     note = markdown_note(SHAPES_NOTE, (460, 520), title="Read me: ReCo-Shapes")
     return Workflow("reco_shapes_edit", columns=[[models, source, instruction], [edit], [save]], notes=[note],

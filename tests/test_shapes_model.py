@@ -188,7 +188,7 @@ def test_unknown_benchmark_region_mode_is_refused_before_loading():
 
 
 def test_region_iou_against_the_ground_truth_mask():
-    from reco_core.shapes.bench import region_iou
+    from reco_core.shapes.bench import pair_region_iou as region_iou
 
     pair = make_pair(5, "add", WorldConfig(width=32, height=32, num_frames=5))
     truth = pair.mask

@@ -18,7 +18,7 @@ import torch
 from ..engine.options import EditOptions
 from ..errors import ReCoInputError
 from ..fsutil import atomic_write_text
-from ..region import RegionOptions
+from ..region import RegionOptions, region_iou
 from .metrics import aggregate, format_table, score_pair
 from .model import FPS, SHAPES_EDIT_DEFAULTS, ShapesFiles, load_shapes_model, read_benchmark
 from .tasks import TASKS, EditPair, make_pair, split_seeds
@@ -62,13 +62,9 @@ def edit_pair(pipeline, pair: EditPair, options: EditOptions, region: str = "off
     return pipeline(pair.source, pair.instruction, options=options, region=RegionOptions(mode=region))
 
 
-def region_iou(region: torch.Tensor | None, pair: EditPair) -> float | None:
+def pair_region_iou(region: torch.Tensor | None, pair: EditPair) -> float | None:
     """IoU of the region the sampler used with the ground-truth edit mask (None without a region)."""
-    if region is None:
-        return None
-    found, truth = region > 0.5, pair.mask.to(region.device) > 0.5
-    union = (found | truth).sum().item()
-    return (found & truth).sum().item() / union if union else 1.0
+    return None if region is None else region_iou(region, pair.mask.to(region.device))
 
 
 def unchanged_results(pairs: list[EditPair]) -> dict:
@@ -86,7 +82,7 @@ def score_edits(pipeline, pairs: list[EditPair], options: EditOptions, region: s
         scores = score_pair(result.frames, pair)
         rows.append({"task": pair.task, "seed": pair.info["seed"], "instruction": pair.instruction,
                      "seconds": round(time.time() - started, 2), "scores": scores,
-                     "region_iou": region_iou(result.region, pair)})
+                     "region_iou": pair_region_iou(result.region, pair)})
         echo(f"[bench] {index + 1}/{len(pairs)} {pair.task:8s} edit acc {scores['edit_accuracy']:.3f}  "
              f"bg PSNR {scores['background_psnr'] or float('nan'):.1f}  {pair.instruction}")
     return rows

@@ -28,9 +28,9 @@ import pytest
 
 from comfyui_client import Graph
 from reco_core.video import probe_video, read_mask_video, read_video
-from viewer_page import (COMPARE, REGION, click, counter, deselect, first_frame, frontend_tab, mean_difference, mouse,
-                         node_box,
-                         pause, press_key, rect, screenshot, settled, videos, wipe_position)
+from viewer_page import (COMPARE, REGION, click, counter, deselect, drag_wipe, first_frame, frontend_tab,
+                         mean_difference, mouse, node_box, pause, press_key, rect, screenshot, settled, videos,
+                         wipe_position)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB_JS = REPO_ROOT / "web" / "reco_viewer.js"
@@ -181,11 +181,7 @@ def test_wipe_moves_when_dragged(viewers, page, tmp_path):
     x, y, w, h = frame = rect(page, f"{COMPARE} .reco-frame")
     assert wipe_position(page) == 0.5
     before = screenshot(page, frame)
-    mouse(page, "mouseMoved", x + w / 2, y + h / 2)
-    mouse(page, "mousePressed", x + w / 2, y + h / 2, pressed=True)
-    for k in range(1, 7):
-        mouse(page, "mouseMoved", x + w / 2 - k * w * 0.05, y + h / 2, pressed=True)
-    mouse(page, "mouseReleased", x + w * 0.2, y + h / 2)
+    drag_wipe(page, frame, 0.5, 0.2)
     wipe = wipe_position(page)
     assert wipe == pytest.approx(0.2, abs=0.02)
     assert page.evaluate(f"document.querySelector('{COMPARE} .reco-wipe').style.left").startswith("20")

@@ -119,3 +119,13 @@ def node_box(page, node_id, pad=8):
 def deselect(page):
     page.evaluate("app.canvas.deselectAll(); app.canvas.setDirty(true, true); "
                   "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def drag_wipe(page, frame, start, end, steps=6):
+    """Press on the viewer frame [x, y, w, h] at fraction `start` of its width, drag to `end` and release."""
+    x, y, w, h = frame
+    mouse(page, "mouseMoved", x + w * start, y + h / 2)
+    mouse(page, "mousePressed", x + w * start, y + h / 2, pressed=True)
+    for k in range(1, steps + 1):
+        mouse(page, "mouseMoved", x + w * (start + (end - start) * k / steps), y + h / 2, pressed=True)
+    mouse(page, "mouseReleased", x + w * end, y + h / 2)
