@@ -64,6 +64,27 @@ def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
                           atol=1e-4)
 
 
+def test_vae_starts_as_a_per_frame_codec_that_holds_each_latent_frame():
+    from reco_core.shapes.vae_training import build_vae, start_as_frame_codec
+
+    vae = build_vae(0).eval()
+    with torch.no_grad():  # a VAE with random weights everywhere (as if trained), then the temporal start
+        for parameter in vae.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    start_as_frame_codec(vae)
+    clip = make_pair(3, "add", WorldConfig(width=32, height=32, num_frames=5)).source.permute(3, 0, 1, 2)[None] * 2 - 1
+    with torch.no_grad():
+        latents = vae.encode(clip).latent_dist.mode()
+        last_alone = vae.encode(clip[:, :, 4:5]).latent_dist.mode()
+        decoded = vae.decode(latents).sample
+        held = vae.decode(latents[:, :, 1:2]).sample
+    assert latents.shape[2] == 2
+    assert torch.allclose(latents[:, :, 1], last_alone[:, :, 0], atol=1e-5)  # newest frame of the window, alone
+    for frame in range(1, 5):  # each latent frame is shown for its four frames
+        assert torch.allclose(decoded[:, :, frame], held[:, :, 0], atol=1e-5)
+    assert not torch.allclose(decoded[:, :, 0], held[:, :, 0], atol=1e-3)
+
+
 def test_text_encoder_keeps_word_order():
     from reco_core.shapes.pretrain import build_text_encoder
 

@@ -300,6 +300,7 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
     stages = record.get("stages", {})
     vae, base, lora = stages.get("vae", {}), stages.get("base", {}), stages.get("lora", {})
     plan = record.get("plan", {})
+    vae_plan = plan.get("vae", {})
     sizes = [(name, _size_mb(files.folder / name)) for name in (TRANSFORMER_FILE, VAE_FILE, TEXT_ENCODER_DIR, LORA_FILE)
              if (files.folder / name).exists()]
     benchmark = json.loads(files.benchmark.read_text()) if files.benchmark.is_file() else None
@@ -330,6 +331,9 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         f"  {base.get('parameters', 0) / 1e6:.2f} M parameters.",
         f"- VAE: base_dim 16, one residual block per level, z_dim 16, 8x spatial / 4x temporal; "
         f"{vae.get('parameters', 0) / 1e6:.2f} M parameters.",
+        "  It starts as a per-frame image codec that holds each latent frame for its four frames, learns",
+        "  single frames, then 17-frame clips (from a random temporal start it lost moving shapes within",
+        "  a few frames).",
         "  Its raw latents are re-scaled to Wan2.1's per-channel `latents_mean`/`latents_std`, so latent",
         "  normalisation is the real Wan VAE's in diffusers and ComfyUI (whose Wan21 format hard-codes it).",
         f"  Reconstruction of held-out clips: {vae.get('psnr', float('nan')):.1f} dB overall, "
@@ -349,8 +353,9 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         "test split). Stages:",
         "",
         f"1. Text encoder: seeded random (seed {plan.get('seed', 0)}), weights rounded to fp16 before any use.",
-        f"2. VAE: {plan.get('vae', {}).get('steps')} AdamW steps, batch {plan.get('vae', {}).get('batch_size')} "
-        f"crops of {plan.get('vae', {}).get('frames')} frames x {plan.get('vae', {}).get('crop')} px (scenes, styled scenes,",
+        f"2. VAE: {vae_plan.get('image_steps')} AdamW steps on batches of {vae_plan.get('image_batch_size')} single "
+        f"frames, then {vae_plan.get('steps')} on batches of {vae_plan.get('batch_size')}",
+        f"   clips of {vae_plan.get('frames')} frames, all {vae_plan.get('crop')} px crops (scenes, styled scenes,",
         "   [source | target] canvases, grey-holed VACE contexts); L1 + MSE + 1e-4 KL.",
         f"3. Base: {base.get('pool_clips', {})} clips (by canvas width) encoded once; "
         f"{plan.get('pretrain', {}).get('steps')} AdamW steps of batch {plan.get('pretrain', {}).get('batch_size')},",

@@ -2,8 +2,8 @@
 
 1. `train_vae` teaches it to reconstruct short crops of shapes clips (L1 + MSE, a light KL). The
    crops mix what the edit model will ever encode: plain scenes, styled scenes, [source | target]
-   canvases across the seam, and VACE contexts with grey holes. The VAE is causal and convolutional,
-   so 9-frame crops train it for any length and size.
+   canvases across the seam, and VACE contexts with grey holes. It starts as a per-frame codec
+   (`start_as_frame_codec`), learns single frames first, then 17-frame clips.
 2. `match_wan_statistics` folds a per-channel affine map into the encoder's last conv (`quant_conv`)
    and its inverse into the decoder's first conv (`post_quant_conv`), so the raw latents carry the
    real Wan2.1 per-channel mean and std. Normalised latents are then identical in diffusers and in
@@ -64,17 +64,46 @@ def build_vae(seed: int = 0):
                 last.weight.zero_()
                 last.bias.zero_()
         vae.quant_conv.bias[vae.config.z_dim :] = INITIAL_LOG_VARIANCE
+    start_as_frame_codec(vae)
     return vae
+
+
+@torch.no_grad()
+def start_as_frame_codec(vae) -> None:
+    """Make the VAE begin as a per-frame image codec that holds each latent frame for its four frames.
+
+    - Every causal 3D conv sees only the current frame (the kernel slices over past frames are zero).
+      Single-frame training never updates those slices (they only ever meet the causal zero padding),
+      so left at random they would smear noise from past frames into every clip.
+    - The encoder's temporal downsamplers keep the newest frame of each window, the decoder's temporal
+      upsamplers repeat each frame twice.
+
+    Clip training then only has to learn motion; from a random start this small VAE, trained on
+    clips for a few hundred steps, loses moving shapes after a few frames.
+    """
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanResample
+
+    for module in vae.modules():
+        if isinstance(module, WanCausalConv3d) and module.kernel_size[0] > 1:
+            module.weight[:, :, :-1] = 0
+    for module in vae.modules():
+        if isinstance(module, WanResample) and module.mode in ("downsample3d", "upsample3d"):
+            conv = module.time_conv
+            channels = conv.in_channels
+            conv.weight.zero_()
+            conv.bias.zero_()
+            for group in range(conv.out_channels // channels):
+                conv.weight[group * channels : (group + 1) * channels, :, -1, 0, 0] = torch.eye(channels)
 
 
 @dataclass
 class VAETrainConfig:
     """Two phases: single frames first (cheap; the spatial path and the first-frame path), then clips."""
 
-    image_steps: int = 2000
+    image_steps: int = 2500
     image_batch_size: int = 8
     image_crop: int = 32
-    steps: int = 800
+    steps: int = 400
     batch_size: int = 2
     frames: int = 17  # the clip length the model edits: shorter training clips drift on later frames
     crop: int = 32
