@@ -193,7 +193,7 @@ UNDER_TRAINED = pytest.mark.xfail(
 @needs_weights
 @UNDER_TRAINED
 def test_committed_benchmark_meets_the_acceptance_bar():
-    from reco_core.shapes.build import acceptance
+    from reco_core.shapes.model_card import acceptance
 
     met = acceptance(shapes_model.read_benchmark())
     assert met["beats_source"] == list(TASKS)
