@@ -213,8 +213,10 @@ class Trainer:
             folder = self.out_dir / "generated_pairs"
             world = WorldConfig(width=data.width, height=data.height, num_frames=data.frames, fps=int(data.fps))
             manifest = folder / "train.jsonl"
-            if not manifest.is_file():
+            # The main process writes the pairs; the other ranks wait and read them (two writers race on renames).
+            if self.accelerator.is_main_process and not manifest.is_file():
                 export_dataset(folder, "train", data.generate_shapes, world)
+            self.accelerator.wait_for_everyone()
             records = read_manifest(manifest)
         elif data.manifest:
             records = read_manifest(self.config.resolve(data.manifest))
