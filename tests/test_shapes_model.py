@@ -49,7 +49,8 @@ def shapes_model_wan_stats():
 
 def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
     from reco_core.engine.codec import decode_latents, encode_frames
-    from reco_core.shapes.vae_training import build_vae, latent_statistics, match_wan_statistics
+    from reco_core.shapes.vae_init import build_vae
+    from reco_core.shapes.vae_training import latent_statistics, match_wan_statistics
 
     vae = build_vae(0).eval()
     clip = make_pair(0, "add", WorldConfig(width=32, height=32, num_frames=5)).source
@@ -65,7 +66,7 @@ def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
 
 
 def test_vae_starts_as_a_per_frame_codec_that_holds_each_latent_frame():
-    from reco_core.shapes.vae_training import build_vae, start_as_frame_codec
+    from reco_core.shapes.vae_init import build_vae, start_as_frame_codec
 
     vae = build_vae(0).eval()
     with torch.no_grad():  # a VAE with random weights everywhere (as if trained), then the temporal start
@@ -85,6 +86,27 @@ def test_vae_starts_as_a_per_frame_codec_that_holds_each_latent_frame():
     assert not torch.allclose(decoded[:, :, 0], held[:, :, 0], atol=1e-3)
 
 
+def test_vae_starts_as_a_colour_codec_that_sees_flat_colours():
+    from reco_core.shapes.vae_init import build_vae
+    from reco_core.shapes.vae_training import psnr, reconstruct
+    from reco_core.shapes.world import BACKGROUND_PALETTE
+
+    vae = build_vae(0).eval()  # untrained
+    for name, colour in BACKGROUND_PALETTE.items():
+        flat = torch.tensor(colour).view(1, 1, 1, 3).expand(5, 32, 32, 3).contiguous()
+        assert (reconstruct(vae, flat) - flat).abs().max() < 0.05, name
+    scene = make_pair(3, "add", WorldConfig(width=32, height=32, num_frames=5)).source
+    assert psnr(reconstruct(vae, scene), scene) > 20  # an 8x8 block average, before any step
+
+    def latent(colour):
+        video = torch.tensor(colour).view(1, 3, 1, 1, 1).expand(1, 3, 1, 32, 32) * 2 - 1
+        with torch.no_grad():
+            return vae.encode(video).latent_dist.mode().mean(dim=(0, 2, 3, 4))
+
+    moved = latent([0.45, 0.42, 0.46]) - latent([0.45, 0.42, 0.38])  # blue only (a random start moves it ~0.002)
+    assert moved[2] > 0.1 and moved[:2].abs().max() < 0.02 and moved[3:].abs().max() < 0.02
+
+
 def test_text_encoder_keeps_word_order():
     from reco_core.shapes.pretrain import build_text_encoder
 
@@ -93,6 +115,21 @@ def test_text_encoder_keeps_word_order():
     assert not torch.allclose(a[2:8].sort(dim=0).values, b[2:8].sort(dim=0).values, atol=1e-2)
     assert encoder.tokenizer.unk_token_id not in encoder.tokenize(["a red circle on a slate background, at night"])[0]
 
+
+
+def test_pretraining_canvases_include_a_clip_beside_itself_with_the_right_half_holed():
+    import numpy as np
+
+    from reco_core.shapes.pretrain import PoolConfig, random_clip
+
+    config = PoolConfig(frames=5)
+    clips = [random_clip(np.random.default_rng(seed), config, double=True) for seed in range(12)]
+    beside = [c for c in clips if torch.equal(c.frames[..., :64, :], c.frames[..., 64:, :])]
+    assert beside and len(beside) < len(clips), "expected both in-context canvases and wide scenes"
+    for clip in beside:
+        assert clip.frames.shape[:3] == (5, 64, 128)
+        assert clip.hole[..., 64:].min() == 1 and clip.hole[..., :64].max() == 0
+        assert "background" in clip.caption
 
 # ------------------------------------------------------------------------------------------------ shipped files
 

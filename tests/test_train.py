@@ -51,6 +51,9 @@ def test_config_rejects_unknown_keys_with_a_suggestion():
     ("lora", {"rank": 0}, "lora.rank"), ("loss", {"latent_form": "ratio"}, "loss.latent_form"),
     ("optim", {"mixed_precision": "tf32"}, "optim.mixed_precision"), ("output", {"name": "../x"}, "output.name"),
     ("lora", {"targets": ["q", "qkv"]}, "lora.targets"),
+    ("optim", {"lr_schedule": "linear"}, "optim.lr_schedule"),
+    ("optim", {"final_learning_rate": 1.0}, "optim.final_learning_rate"),
+    ("output", {"dtype": "fp8"}, "output.dtype"),
 ])
 def test_config_values_are_checked(section, values, name):
     with pytest.raises(ReCoInputError) as error:
@@ -138,6 +141,19 @@ def test_training_a_tiny_model_lowers_its_loss(tmp_path):
     assert [row["step"] for row in rows] == list(range(1, 31))
 
 
+def test_cosine_schedule_warms_up_then_decays_to_the_final_rate(tmp_path):
+    config = config_from_dict(tiny_config(optim={"steps": 6, "gradient_accumulation": 1, "learning_rate": 1e-3,
+                                                 "lr_schedule": "cosine", "warmup_steps": 2,
+                                                 "final_learning_rate": 1e-4}, output={"save_every": 0}))
+    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    trainer.train()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rates = [row["lr"] for row in rows]
+    assert rates[:3] == pytest.approx([5e-4, 1e-3, 1e-3])  # warm-up, then the cosine from its peak
+    assert all(a > b for a, b in zip(rates[2:], rates[3:])) and rates[-1] > 1e-4
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(rates[-1])
+
+
 def test_saved_lora_is_comfy_format_with_alpha_and_round_trips(tmp_path):
     config = config_from_dict(tiny_config(lora={"rank": 4, "alpha": 8}))
     path = Trainer(config, tmp_path / "run", models=tiny_models()).train()
@@ -151,6 +167,16 @@ def test_saved_lora_is_comfy_format_with_alpha_and_round_trips(tmp_path):
         back = lora_lib.convert(lora_lib.convert(lora, fmt), "comfy")
         for name, module in lora.modules.items():
             torch.testing.assert_close(back.modules[name].delta(), module.delta())
+
+
+def test_lora_is_saved_in_the_output_dtype_with_the_trained_values(tmp_path):
+    config = config_from_dict(tiny_config(lora={"rank": 4, "alpha": 4}, optim={"steps": 2}, output={"dtype": "fp16"}))
+    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    lora = lora_lib.load_lora(trainer.train())
+    assert {m.down.dtype for m in lora.modules.values()} == {torch.float16}
+    trained = trainer.as_lora(trainer.lora_state_dict(trainer.model))
+    for name, module in lora.modules.items():
+        torch.testing.assert_close(module.delta(), trained.modules[name].delta(), rtol=2e-3, atol=1e-4)
 
 
 def test_sample_edits_are_rendered(tmp_path):

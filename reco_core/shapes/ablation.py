@@ -195,7 +195,7 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
         "# ReCo-Shapes benchmark",
         "",
         "The ReCo-Shapes miniature (`reco_core/shapes/weights/`, see its `MODEL_CARD.md`) edits held-out",
-        f"test-split pairs of the shapes world, {count} per task, and `reco_core.shapes.metrics` scores each edit",
+        "test-split pairs of the shapes world and `reco_core.shapes.metrics` scores each edit",
         "against the ground truth: edit accuracy inside the edit mask (colour agreement x shape IoU),",
         "background PSNR outside it, temporal stability, and an overall score gated by the edit.",
         f"Sampling: {options.get('sampler')}, {options.get('steps')} steps, cfg {options.get('cfg')}, "
@@ -206,14 +206,15 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
         "",
     ]
     if shipped:
-        lines += ["## The shipped model", "", format_table(shipped["results"], markdown=True), "",
+        lines += ["## The shipped model", "", f"{shipped['count']} held-out pairs per task.", "",
+                  format_table(shipped["results"], markdown=True), "",
                   "Returning the source unchanged:", "", format_table(shipped["unchanged"], markdown=True), ""]
     lines += [
         "## Ablation: the two region constraints",
         "",
         "Four LoRAs trained from `configs/shapes-reco.toml` on the shipped base with identical data, steps and",
         f"seeds; only the loss weights differ. {steps_sentence(train_steps)} All are edited with the same noise on",
-        "the same pairs.",
+        f"the same {count} held-out pairs per task.",
         "",
         *_summary_rows(reports, unchanged),
         "",

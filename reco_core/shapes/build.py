@@ -37,7 +37,7 @@ from .model import (
     speed_up_cpu_convolutions,
 )
 from .model_card import write_model_card
-from .pretrain import PoolConfig, PretrainConfig
+from .pretrain import PoolConfig, PretrainConfig, in_context_pool, in_context_pretraining
 from .vae_training import VAETrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +56,8 @@ class BuildPlan:
     vae_stat_clips: int = 24
     pool: PoolConfig = field(default_factory=PoolConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    in_context_pool: PoolConfig = field(default_factory=in_context_pool)
+    in_context: PretrainConfig = field(default_factory=in_context_pretraining)
     lora_overrides: dict = field(default_factory=dict)
     bench_count: int = 8
     seed: int = 0
@@ -71,6 +73,8 @@ class BuildPlan:
             vae_eval_clips=1, vae_stat_clips=2,
             pool=PoolConfig(single=2, double=2, encode_batch=2),
             pretrain=PretrainConfig(steps=3, batch_size=2, warmup=1),
+            in_context_pool=PoolConfig(single=2, double=2, encode_batch=2, double_holes={"beside_itself": 1.0}),
+            in_context=PretrainConfig(steps=2, batch_size=2, warmup=1),
             lora_overrides={"data": {"generate_shapes": 4}, "optim": {"steps": 3, "batch_size": 2},
                             "lora": {"rank": 4, "alpha": 4}, "output": {"save_every": 0}},
             bench_count=1,
@@ -116,8 +120,9 @@ def build_text_encoder_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> d
 def build_vae_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     from ..models.loading import load_vae, save_vae
     from . import vae_training as vt
+    from .vae_init import build_vae
 
-    vae = vt.build_vae(plan.seed)
+    vae = build_vae(plan.seed)
     history = vt.train_vae(vae, plan.vae, log.every("vae", 25))
     speed_up_cpu_convolutions(vae)
     stat_clips = [clip.frames for clip in vt.evaluation_clips(plan.vae_stat_clips, seed=1000)]
@@ -144,11 +149,19 @@ def build_base_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     pool_seconds = time.time() - started
     transformer = pt.build_transformer(plan.seed)
     history = pt.pretrain(transformer, pool, plan.pretrain, log.every("base", 50))
+    started = time.time()
+    in_context_pool = pt.build_pool(vae, encoder, plan.in_context_pool,
+                                    lambda size, done, total: log.every(f"in-context pool {size}", 64)(done, total))
+    pool_seconds += time.time() - started
+    in_context = pt.pretrain(transformer, in_context_pool, plan.in_context, log.every("base in-context", 50))
     save_transformer(transformer, files.transformer, layout="comfy", dtype=torch.float16,
                      metadata={"reco_shapes": "base"})
-    tail = history[-min(50, len(history)):]
-    return {"steps": plan.pretrain.steps, "pool_clips": {str(k): len(g.captions) for k, g in pool.groups.items()},
+    tail, in_context_tail = history[-min(50, len(history)):], in_context[-min(50, len(in_context)):]
+    return {"steps": plan.pretrain.steps, "in_context_steps": plan.in_context.steps,
+            "pool_clips": {str(k): len(g.captions) for k, g in pool.groups.items()},
+            "in_context_pool_clips": {str(k): len(g.captions) for k, g in in_context_pool.groups.items()},
             "pool_seconds": round(pool_seconds, 1), "final_loss": sum(r["loss"] for r in tail) / len(tail),
+            "in_context_final_loss": sum(r["loss"] for r in in_context_tail) / len(in_context_tail),
             "parameters": sum(p.numel() for p in transformer.parameters())}
 
 
@@ -249,7 +262,7 @@ def build(out: str | Path, fast: bool = False, install: bool = False, resume: bo
     log = Log(echo)
     record_path = out / BUILD_LOG
     record = json.loads(record_path.read_text()) if resume and record_path.is_file() else {}
-    record.update(command=f"python -m reco_core.shapes build --out {out}" + (" --fast" if fast else ""),
+    record.update(command="python -m reco_core.shapes build --out runs/shapes" + (" --fast" if fast else ""), out=str(out),
                   plan=asdict(plan), threads=torch.get_num_threads(), machine=platform.processor() or platform.machine(),
                   torch=torch.__version__)
     record.setdefault("stages", {})

@@ -56,9 +56,10 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         f"  {base.get('parameters', 0) / 1e6:.2f} M parameters.",
         f"- VAE: base_dim 16, one residual block per level, z_dim 16, 8x spatial / 4x temporal; "
         f"{vae.get('parameters', 0) / 1e6:.2f} M parameters.",
-        "  It starts as a per-frame image codec that holds each latent frame for its four frames, learns",
-        "  single frames, then 17-frame clips (from a random temporal start it lost moving shapes within",
-        "  a few frames).",
+        "  It starts as a colour codec (each latent pixel carries the mean colour of its 8x8 block; a",
+        "  random start with RMS norms barely sees flat colour changes, so every blue came back alike) that",
+        "  holds each latent frame for its four frames (from a random temporal start it lost moving shapes",
+        "  within a few frames), learns single frames, then 17-frame clips.",
         "  Its raw latents are re-scaled to Wan2.1's per-channel `latents_mean`/`latents_std`, so latent",
         "  normalisation is the real Wan VAE's in diffusers and ComfyUI (whose Wan21 format hard-codes it).",
         f"  Reconstruction of held-out clips: {vae.get('psnr', float('nan')):.1f} dB overall, "
@@ -84,8 +85,13 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         "   [source | target] canvases, grey-holed VACE contexts); L1 + MSE + 1e-4 KL.",
         f"3. Base: {base.get('pool_clips', {})} clips (by canvas width) encoded once; "
         f"{plan.get('pretrain', {}).get('steps')} AdamW steps of batch {plan.get('pretrain', {}).get('batch_size')},",
-        "   flow matching (shift 3): text-to-video from scene captions, and VACE masked generation with",
-        "   boxes, a shape's footprint or a whole half of a double-width scene as the hole.",
+        "   flow matching (shift 3): text-to-video from scene captions, VACE masked generation with",
+        "   boxes, a shape's footprint or a whole half of a double-width scene as the hole, and in-context",
+        "   generation (a clip beside itself, right half holed), the look-across-the-seam prior a large",
+        f"   video model brings to ReCo. Then {base.get('in_context_steps', 0)} steps on "
+        f"{base.get('in_context_pool_clips', {})} more clips beside",
+        "   themselves only, half of them uncaptioned, so that the base copies shapes, not only the",
+        "   background, across the seam.",
         f"4. LoRA: `{lora.get('config', 'configs/shapes-reco.toml')}` through `reco_core.train.Trainer`, "
         f"{lora.get('steps', 0)} steps, both region losses on.",
         "5. Benchmark: the edits below.",

@@ -2,8 +2,8 @@
 
 1. `train_vae` teaches it to reconstruct short crops of shapes clips (L1 + MSE, a light KL). The
    crops mix what the edit model will ever encode: plain scenes, styled scenes, [source | target]
-   canvases across the seam, and VACE contexts with grey holes. It starts as a per-frame codec
-   (`start_as_frame_codec`), learns single frames first, then 17-frame clips.
+   canvases across the seam, and VACE contexts with grey holes. It starts as a block-average colour
+   codec that is per-frame in time (`vae_init`), learns single frames first, then 17-frame clips.
 2. `match_wan_statistics` folds a per-channel affine map into the encoder's last conv (`quant_conv`)
    and its inverse into the decoder's first conv (`post_quant_conv`), so the raw latents carry the
    real Wan2.1 per-channel mean and std. Normalised latents are then identical in diffusers and in
@@ -21,79 +21,12 @@ import numpy as np
 import torch
 
 from ..layout import GREY, build_canvas
-from ..models.configs import load_shipped_config
-from ..models.tiny import seeded
-from .schedule import warmup_cosine
+from ..train.schedule import warmup_cosine
 from .tasks import STYLES, TASKS, apply_style, make_pair, split_seeds
 from .world import WorldConfig, quantize, render_background, render_scene, sample_scene
 
-#: Wan2.1's VAE layout (8x spatial, 4x temporal, z 16, dim_mult 1-2-4-4) at base width 16 with one
-#: residual block per level: about 2.6 M parameters.
-VAE_OVERRIDES = {"base_dim": 16, "num_res_blocks": 1}
 #: Seeds of the train split reserved for VAE crops (the LoRA data starts at 0).
 VAE_SEED_START = 10_000_000
-#: Initial log-variance of the posterior. At 0 (the default init) sampled latents are mostly noise
-#: and the decoder learns slowly; starting near a deterministic autoencoder fixes that.
-INITIAL_LOG_VARIANCE = -6.0
-
-
-def shapes_vae_config() -> dict:
-    """The diffusers config of the miniature's VAE, with the real Wan2.1 latent statistics."""
-    config = {k: v for k, v in load_shipped_config("wan2.1-vae").items() if not k.startswith("_")}
-    config.update(VAE_OVERRIDES)
-    return config
-
-
-def build_vae(seed: int = 0):
-    """A seeded, untrained AutoencoderKLWan of the miniature's size.
-
-    Residual branches and attention projections start at zero (every block begins as the identity),
-    and the posterior starts nearly deterministic: from the default init this small VAE sits for
-    hundreds of steps at the blurry mean image before it learns any detail.
-    """
-    from diffusers import AutoencoderKLWan
-    from diffusers.models.autoencoders.autoencoder_kl_wan import WanAttentionBlock, WanResidualBlock
-
-    with seeded(seed):
-        vae = AutoencoderKLWan(**shapes_vae_config())
-    with torch.no_grad():
-        for module in vae.modules():
-            last = module.conv2 if isinstance(module, WanResidualBlock) else \
-                module.proj if isinstance(module, WanAttentionBlock) else None
-            if last is not None:
-                last.weight.zero_()
-                last.bias.zero_()
-        vae.quant_conv.bias[vae.config.z_dim :] = INITIAL_LOG_VARIANCE
-    start_as_frame_codec(vae)
-    return vae
-
-
-@torch.no_grad()
-def start_as_frame_codec(vae) -> None:
-    """Make the VAE begin as a per-frame image codec that holds each latent frame for its four frames.
-
-    - Every causal 3D conv sees only the current frame (the kernel slices over past frames are zero).
-      Single-frame training never updates those slices (they only ever meet the causal zero padding),
-      so left at random they would smear noise from past frames into every clip.
-    - The encoder's temporal downsamplers keep the newest frame of each window, the decoder's temporal
-      upsamplers repeat each frame twice.
-
-    Clip training then only has to learn motion; from a random start this small VAE, trained on
-    clips for a few hundred steps, loses moving shapes after a few frames.
-    """
-    from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanResample
-
-    for module in vae.modules():
-        if isinstance(module, WanCausalConv3d) and module.kernel_size[0] > 1:
-            module.weight[:, :, :-1] = 0
-    for module in vae.modules():
-        if isinstance(module, WanResample) and module.mode in ("downsample3d", "upsample3d"):
-            conv = module.time_conv
-            channels = conv.in_channels
-            conv.weight.zero_()
-            conv.bias.zero_()
-            for group in range(conv.out_channels // channels):
-                conv.weight[group * channels : (group + 1) * channels, :, -1, 0, 0] = torch.eye(channels)
 
 
 @dataclass
@@ -103,7 +36,7 @@ class VAETrainConfig:
     image_steps: int = 2500
     image_batch_size: int = 8
     image_crop: int = 32
-    steps: int = 400
+    steps: int = 800
     batch_size: int = 2
     frames: int = 17  # the clip length the model edits: shorter training clips drift on later frames
     crop: int = 32

@@ -17,6 +17,7 @@ from typing import Any
 from .. import checks
 from ..errors import ReCoInputError
 from ..losses import LATENT_FORMS
+from .schedule import LR_SCHEDULES
 
 DTYPES = ("bf16", "fp16", "fp32")
 MIXED_PRECISION = ("no", "bf16", "fp16")
@@ -82,6 +83,9 @@ class LossConfig:
 @dataclass
 class OptimConfig:
     learning_rate: float = 5e-5
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
+    final_learning_rate: float = 0.0
     weight_decay: float = 0.01
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     max_grad_norm: float = 1.0
@@ -102,6 +106,7 @@ class OutputConfig:
     sample_count: int = 2
     sample_cfg: float = 5.0
     log_every: int = 1
+    dtype: str = "fp32"  # of the saved LoRA file (training is fp32 either way)
 
 
 @dataclass
@@ -159,7 +164,15 @@ class TrainConfig:
             raise ReCoInputError("optim.learning_rate", f"{optim.learning_rate} is not positive", "5e-5 is the default.")
         for name in ("steps", "batch_size", "gradient_accumulation"):
             _positive(getattr(optim, name), f"optim.{name}")
+        _choice(optim.lr_schedule, LR_SCHEDULES, "optim.lr_schedule")
+        if optim.warmup_steps < 0 or int(optim.warmup_steps) != optim.warmup_steps:
+            raise ReCoInputError("optim.warmup_steps", f"{optim.warmup_steps} is not a whole number of steps",
+                                 "Use 0 (no warm-up) or more.")
+        if not 0 <= optim.final_learning_rate <= optim.learning_rate:
+            raise ReCoInputError("optim.final_learning_rate", f"{optim.final_learning_rate} is not between 0 and "
+                                 f"optim.learning_rate ({optim.learning_rate})", "The cosine schedule decays to it.")
         _choice(optim.mixed_precision, MIXED_PRECISION, "optim.mixed_precision")
+        _choice(self.output.dtype, DTYPES, "output.dtype")
         for name in ("save_every", "sample_every", "log_every", "keep_checkpoints"):
             if getattr(self.output, name) < 0:
                 raise ReCoInputError(f"output.{name}", "is negative", "Use 0 to switch it off.")

@@ -38,6 +38,7 @@ from .cache import Encoders, build_cache, load_cached
 from .config import BUNDLED_MODEL, TrainConfig
 from .data import PairPlan, plan_pairs, read_manifest, scan_folder
 from .metrics import MetricsLog, save_loss_curve
+from .schedule import scheduled_learning_rate
 
 logger = logging.getLogger(__name__)
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -105,6 +106,12 @@ class Trainer:
         else:
             base = torch.rand(count, generator=generator)
         return shift_sigmas(base.clamp(1e-3, 1.0), self.config.loss.shift)
+
+    def learning_rate(self, step: int) -> float:
+        """The rate of optimizer step `step` (0-based), from `optim.lr_schedule`."""
+        optim = self.config.optim
+        return scheduled_learning_rate(optim.lr_schedule, step, optim.steps, optim.warmup_steps, optim.learning_rate,
+                                       optim.final_learning_rate)
 
     def call_model(self, transformer, x_t: torch.Tensor, sigma: torch.Tensor, batch: Batch) -> torch.Tensor:
         dtype = next(p for p in transformer.parameters() if not p.requires_grad).dtype
@@ -174,7 +181,9 @@ class Trainer:
     def save_final_lora(self, transformer) -> Path:
         path = self.lora_path
         metadata = {"reco_training_config": json.dumps(self.config.to_dict()), "reco_step": str(self.step)}
-        save_lora(self.as_lora(self.lora_state_dict(transformer)), path, fmt="comfy", metadata=metadata)
+        dtype = DTYPES[self.config.output.dtype]
+        save_lora(self.as_lora({k: v.to(dtype) for k, v in self.lora_state_dict(transformer).items()}), path,
+                  fmt="comfy", metadata=metadata)
         return path
 
     def render_samples(self, transformer, step: int) -> None:
@@ -317,6 +326,8 @@ class Trainer:
             with region_attention(accelerator.unwrap_model(model), self.attention_state, layers):
                 while self.step < optim.steps:
                     started = time.time()
+                    for group in optimizer.param_groups:
+                        group["lr"] = self.learning_rate(self.step)
                     sums: dict[str, list[float]] = {}
                     for micro in range(optim.gradient_accumulation):
                         if self.cancel is not None and self.cancel():
@@ -387,7 +398,7 @@ class Trainer:
         step = self.step
         if log is not None and output.log_every and (step % output.log_every == 0 or step == 1):
             log.append({"step": step, **{k: round(v, 6) for k, v in totals.items()},
-                        "lr": self.config.optim.learning_rate, "seconds": round(seconds, 3)})
+                        "lr": self.learning_rate(step - 1), "seconds": round(seconds, 3)})
         if self.progress is not None:
             self.progress(step, self.config.optim.steps, totals)
         last = step == self.config.optim.steps or self.stop_requested
