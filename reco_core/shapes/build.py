@@ -37,7 +37,7 @@ from .model import (
     speed_up_cpu_convolutions,
 )
 from .model_card import write_model_card
-from .pretrain import PoolConfig, PretrainConfig, in_context_pool, in_context_pretraining
+from .pretrain import IN_CONTEXT_HOLES, PoolConfig, PretrainConfig, in_context_pool, in_context_pretraining
 from .vae_training import VAETrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ class BuildPlan:
             vae_eval_clips=1, vae_stat_clips=2,
             pool=PoolConfig(single=2, double=2, encode_batch=2),
             pretrain=PretrainConfig(steps=3, batch_size=2, warmup=1),
-            in_context_pool=PoolConfig(single=2, double=2, encode_batch=2, double_holes={"beside_itself": 1.0}),
+            in_context_pool=PoolConfig(single=2, double=2, encode_batch=2, double_holes=dict(IN_CONTEXT_HOLES)),
             in_context=PretrainConfig(steps=2, batch_size=2, warmup=1),
             lora_overrides={"data": {"generate_shapes": 4}, "optim": {"steps": 3, "batch_size": 2},
                             "lora": {"rank": 4, "alpha": 4}, "output": {"save_every": 0}},
@@ -145,13 +145,15 @@ def build_base_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     vae = speed_up_cpu_convolutions(load_vae(files.vae, dtype=torch.float32))
     encoder = load_text_encoder(files.text_encoder, dtype=torch.float32)
     started = time.time()
-    pool = pt.build_pool(vae, encoder, plan.pool, lambda size, done, total: log.every(f"pool {size}", 64)(done, total))
+    def pool_progress(name: str):
+        return lambda size, done, total: log.every(f"{name} {size}", 64)(done, total)
+
+    pool = pt.build_pool(vae, encoder, plan.pool, pool_progress("pool"))
     pool_seconds = time.time() - started
     transformer = pt.build_transformer(plan.seed)
     history = pt.pretrain(transformer, pool, plan.pretrain, log.every("base", 50))
     started = time.time()
-    in_context_pool = pt.build_pool(vae, encoder, plan.in_context_pool,
-                                    lambda size, done, total: log.every(f"in-context pool {size}", 64)(done, total))
+    in_context_pool = pt.build_pool(vae, encoder, plan.in_context_pool, pool_progress("in-context pool"))
     pool_seconds += time.time() - started
     in_context = pt.pretrain(transformer, in_context_pool, plan.in_context, log.every("base in-context", 50))
     save_transformer(transformer, files.transformer, layout="comfy", dtype=torch.float16,
