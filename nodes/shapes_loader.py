@@ -16,6 +16,7 @@ from comfy_api.latest import io
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.models.loading import load_vae
 from ..reco_core.models.text import load_text_encoder
+from ..reco_core.shapes.model import SHAPES_LORA_STRENGTH
 from .common import CATEGORY
 from .lora_loader import apply_reco_lora
 
@@ -98,9 +99,10 @@ class ReCoShapesLoader(io.ComfyNode):
                         "VAE and text encoder, trained on a world of moving shapes. Use it exactly like the real "
                         "model's loaders to try the pack without downloading anything.",
             inputs=[
-                io.Float.Input("lora_strength", default=1.0, min=0.0, max=2.0, step=0.05,
-                               tooltip="Strength of the bundled ReCo LoRA; 0 gives the base model (which cannot "
-                                       "edit)."),
+                io.Float.Input("lora_strength", default=SHAPES_LORA_STRENGTH, min=0.0, max=2.0, step=0.05,
+                               tooltip=f"Strength of the bundled ReCo LoRA; {SHAPES_LORA_STRENGTH} is what its "
+                                       "benchmark uses (higher edits harder and keeps less of the background), "
+                                       "0 gives the base model (which cannot edit)."),
             ],
             outputs=[
                 io.Model.Output(display_name="model", tooltip="The miniature Wan2.1-VACE model with the ReCo LoRA."),

@@ -178,6 +178,7 @@ class ReCoTrainLoRA(io.ComfyNode):
         progress = comfy.utils.ProgressBar(steps)
         trainer = ComfyTrainer(config, run_dir, encoders=ComfyEncoders(vae, clip), lora_path=target,
                                progress=lambda step, total, terms: progress.update_absolute(step, total),
+                               cache_progress=lambda done, total: progress.update_absolute(done, total),
                                cancel=comfy.model_management.processing_interrupted)
         try:
             # ComfyUI runs nodes under inference mode; training needs autograd and ordinary tensors.

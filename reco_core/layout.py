@@ -155,13 +155,21 @@ class VaceLatents:
         return split_latent(self.inactive)[0]
 
 
-def encode_vace_context(context: VaceContext, encode) -> VaceLatents:
+def encode_vace_context(context: VaceContext, encode, grey_latents: dict | None = None) -> VaceLatents:
     """Encode a VACE context with `encode(frames [T, H, W, C]) -> latent [1, 16, F, h, w]`.
 
     The caller's encoder decides the latent scale (diffusers normalises, ComfyUI keeps raw latents).
+    ReCo's reactive video is plain grey, the same for every clip of one size: with `grey_latents` (a
+    dict kept by the caller for one encoder) it is encoded once per size and reused.
     """
     inactive, reactive = context.inactive_reactive()
     inactive_latent = encode(inactive)
-    reactive_latent = encode(reactive)
+    if grey_latents is not None and bool((reactive == GREY).all()):
+        key = tuple(reactive.shape)
+        if key not in grey_latents:
+            grey_latents[key] = encode(reactive)
+        reactive_latent = grey_latents[key]
+    else:
+        reactive_latent = encode(reactive)
     mask = context.mask_channels().unsqueeze(0).to(inactive_latent)
     return VaceLatents(inactive_latent, reactive_latent, mask)

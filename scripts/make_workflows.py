@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from reco_core.shapes.model import SHAPES_LORA_STRENGTH  # noqa: E402  (the miniature's own default)
+
 WORKFLOWS_DIR = REPO_ROOT / "workflows"
 # Not directly in workflows/: ComfyUI lists every workflows/*.json as a template.
 OBJECT_INFO_PATH = WORKFLOWS_DIR / "node_definitions" / "object_info.json"
@@ -244,8 +247,10 @@ on a world of coloured shapes. This graph is the real edit graph on it and runs 
 2. The instruction goes into CLIP Text Encode: type your own there instead, e.g. "add a white square",
    "remove the green circle", "replace the red triangle with a blue circle", "make it black and white".
 3. **ReCo In-Context Edit** builds the [source | target] canvas at 64x64 per half, 17 frames.
-4. **ReCo Sampler** (region auto) finds where the edit happens from the model's own estimates and keeps
-   the rest of the clip on the source; toggle the region overlay on its preview.
+4. **ReCo Sampler** denoises both halves with 4 Euler steps, the miniature's own settings. Its region
+   mode is off here: set it to auto to see where the edit happens, read from the model's own
+   estimates (a region overlay on its preview). On this tiny model the automatic region is still
+   rough, so auto costs background fidelity (docs/region.md).
 5. **ReCo Decode** shows a before/after wipe: drag it, step frames, play.
 
 The miniature knows only this world: real footage gives meaningless edits. For real videos open
@@ -254,9 +259,9 @@ The miniature knows only this world: real footage gives meaningless edits. For r
 
 
 def reco_shapes_edit():
-    """The same graph on the bundled miniature, with ReCoSampler's region mode: no files to download."""
+    """The same graph on the bundled miniature: no files to download."""
     models = Group("Load the bundled miniature")
-    loader = models.add("ReCoShapesLoader", (340, 106), color="blue", lora_strength=1.0)
+    loader = models.add("ReCoShapesLoader", (340, 106), color="blue", lora_strength=SHAPES_LORA_STRENGTH)
     sampling = models.add("ModelSamplingSD3", (340, 58), model=loader.out("model"), shift=3.0)
 
     source = Group("Source clip")
@@ -275,8 +280,8 @@ def reco_shapes_edit():
                           width=64, height=64, length=17, strength=1.0, keep_source=False, resize_mode="crop")
     sampler = edit.add("ReCoSampler", (340, 460), color="blue", model=sampling.out("MODEL"),
                        positive=in_context.out("positive"), negative=in_context.out("negative"),
-                       latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed", steps=12,
-                       cfg=1.0, sampler_name="uni_pc", scheduler="simple", region="auto", background=0.8,
+                       latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed", steps=4,
+                       cfg=1.0, sampler_name="euler", scheduler="simple", region="off", background=0.8,
                        attention="region")
     decode = edit.add("ReCoDecode", (400, 420), color="blue", vae=loader.out("vae"), samples=sampler.out("latent"),
                       source=clip.out("images"))

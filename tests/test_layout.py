@@ -93,3 +93,35 @@ def test_half_mask():
     mask = layout.half_mask((2, 3, 8), "target")
     assert torch.all(mask[..., :4] == 0) and torch.all(mask[..., 4:] == 1)
     assert torch.equal(layout.half_mask((2, 3, 8), "source"), 1 - mask)
+
+
+def test_grey_reactive_video_is_encoded_once_per_size_and_reused():
+    calls = []
+
+    def encode(frames):
+        calls.append(frames.clone())
+        return frames.mean(-1)[None, None] + len(calls)  # a distinct latent per call
+
+    memo = {}
+    sources = [torch.rand(5, 8, 8, 3) for _ in range(2)]
+    first, second = (layout.encode_vace_context(layout.vace_context(s), encode, memo) for s in sources)
+    assert len(calls) == 3  # two inactive videos, one grey reactive video
+    assert torch.equal(first.reactive, second.reactive)
+    assert not torch.equal(first.inactive, second.inactive)
+    layout.encode_vace_context(layout.vace_context(sources[0]), encode)
+    assert len(calls) == 5  # without a memo both videos are encoded
+
+
+def test_a_reactive_video_that_is_not_grey_is_never_reused():
+    calls = []
+
+    def encode(frames):
+        calls.append(frames)
+        return frames.mean(-1)[None, None]
+
+    context = layout.vace_context(torch.rand(5, 8, 8, 3))
+    context.control[:, :, 8:] = 0.9  # something to regenerate on the target half
+    memo = {}
+    layout.encode_vace_context(context, encode, memo)
+    layout.encode_vace_context(context, encode, memo)
+    assert len(calls) == 4 and not memo

@@ -141,6 +141,16 @@ def test_training_a_tiny_model_lowers_its_loss(tmp_path):
     assert [row["step"] for row in rows] == list(range(1, 31))
 
 
+def test_cache_progress_counts_every_pair_before_the_first_step(tmp_path):
+    calls, steps = [], []
+    config = config_from_dict(tiny_config(optim={"steps": 1, "gradient_accumulation": 1}, output={"save_every": 0}))
+    trainer = Trainer(config, tmp_path / "run", models=tiny_models(), cache_progress=lambda *a: calls.append(a),
+                      progress=lambda step, total, terms: steps.append(len(calls)))
+    trainer.train()
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert steps == [4]
+
+
 def test_cosine_schedule_warms_up_then_decays_to_the_final_rate(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 6, "gradient_accumulation": 1, "learning_rate": 1e-3,
                                                  "lr_schedule": "cosine", "warmup_steps": 2,

@@ -3,6 +3,7 @@
     python -m reco_core.shapes build --out runs/shapes [--fast] [--install] [--resume]
     python -m reco_core.shapes ablation --out runs/ablation [--count 16]
     python -m reco_core.shapes region --out runs/region [--count 8]
+    python -m reco_core.shapes settings --out runs/settings [--count 6]
     python -m reco_core.shapes demo --out runs/demo [--readme-grid]
     python -m reco_core.shapes demo-clips
 """
@@ -36,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     region.add_argument("--out", required=True, help="folder for region.json")
     region.add_argument("--count", type=int, default=None, help="benchmark pairs per task")
     region.add_argument("--no-docs", action="store_true", help="do not rewrite docs/region.md")
+    settings = commands.add_parser("settings", help="score candidate edit settings on validation pairs "
+                                   "(how the defaults were chosen)")
+    settings.add_argument("--out", required=True, help="folder for settings.json")
+    settings.add_argument("--count", type=int, default=None, help="validation pairs per task (default 6)")
+    settings.add_argument("--no-docs", action="store_true", help="do not rewrite docs/edit-settings.md")
     demo = commands.add_parser("demo", help="edit the bundled clips (same as python -m reco_core demo)")
     demo.add_argument("--out", required=True, help="folder for the videos, grid.png and metrics.json")
     demo.add_argument("--readme-grid", action="store_true", help="also write docs/images/demo_grid.png")
@@ -61,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
             from .region_bench import run_region_comparison
 
             run_region_comparison(Path(args.out), count=args.count, write_docs=not args.no_docs)
+        elif args.command == "settings":
+            from .edit_settings import DEFAULT_COUNT, DOCS, run_settings
+
+            count = DEFAULT_COUNT if args.count is None else args.count
+            if count < 1:
+                raise ReCoInputError("--count", f"{count} is not a positive number of pairs", "Use 1 or more.")
+            run_settings(Path(args.out), count=count, docs=None if args.no_docs else DOCS)
         elif args.command == "demo":
             from .demo import REPO_GRID, run_demo
 

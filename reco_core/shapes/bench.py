@@ -20,7 +20,7 @@ from ..errors import ReCoInputError
 from ..fsutil import atomic_write_text
 from ..region import RegionOptions, region_iou
 from .metrics import aggregate, format_table, score_pair
-from .model import FPS, SHAPES_EDIT_DEFAULTS, ShapesFiles, load_shapes_model, read_benchmark
+from .model import FPS, SHAPES_EDIT_DEFAULTS, SHAPES_LORA_STRENGTH, ShapesFiles, load_shapes_model, read_benchmark
 from .tasks import TASKS, EditPair, make_pair, split_seeds
 from .world import WorldConfig
 
@@ -31,14 +31,18 @@ TASK_STRIDE = 100_000
 REGION_MODES = ("off", "auto")
 
 
-def benchmark_pairs(count: int, tasks: tuple[str, ...] = TASKS, config: WorldConfig | None = None) -> list[EditPair]:
-    """`count` held-out pairs per task, in task order; deterministic."""
+def benchmark_pairs(count: int, tasks: tuple[str, ...] = TASKS, config: WorldConfig | None = None,
+                    split: str = "test", start: int = BENCH_SEED_START) -> list[EditPair]:
+    """`count` pairs per task of `split` (held-out test pairs by default), in task order; deterministic.
+
+    Pair k of task i uses the split's seed `start + i * TASK_STRIDE + k`.
+    """
     config = config or WorldConfig(width=SHAPES_EDIT_DEFAULTS["width"], height=SHAPES_EDIT_DEFAULTS["height"],
                                    num_frames=SHAPES_EDIT_DEFAULTS["max_frames"], fps=FPS)
     pairs = []
     for task in tasks:
-        start = BENCH_SEED_START + TASKS.index(task) * TASK_STRIDE
-        pairs += [make_pair(seed, task, config) for seed in split_seeds("test", count, start=start)]
+        first = start + TASKS.index(task) * TASK_STRIDE
+        pairs += [make_pair(seed, task, config) for seed in split_seeds(split, count, start=first)]
     return pairs
 
 
@@ -101,13 +105,14 @@ def check_count(count: int | None) -> int:
     return count
 
 
-def shapes_pipeline(lora: str | Path | None = None, files: ShapesFiles | None = None):
-    """The engine pipeline on the miniature (with the shipped LoRA, or `lora`) on the CPU."""
+def shapes_pipeline(lora: str | Path | None = None, files: ShapesFiles | None = None,
+                    strength: float = SHAPES_LORA_STRENGTH):
+    """The engine pipeline on the miniature (with the shipped LoRA, or `lora`, at `strength`) on the CPU."""
     from ..engine.pipeline import ReCoPipeline
 
     if lora is not None and not Path(lora).is_file():
         raise ReCoInputError("--lora", f"{lora} does not exist", "Give the path of a LoRA file.")
-    transformer, vae, text_encoder = load_shapes_model(torch.float32, "cpu", lora=lora, files=files)
+    transformer, vae, text_encoder = load_shapes_model(torch.float32, "cpu", lora=lora, files=files, strength=strength)
     return ReCoPipeline(transformer, vae, text_encoder, device="cpu")
 
 
@@ -132,13 +137,13 @@ def run_benchmark(out: str | Path | None = None, count: int | None = None, lora:
                   echo: Callable[[str], None] = print) -> dict:
     """Benchmark the miniature (the shipped LoRA, or `lora`) on `count` test pairs per task.
 
-    Returns {"count", "lora", "region", "options", "results", "unchanged", "pairs", "seconds"} and
+    Returns {"count", "lora", "lora_strength", "region", "options", "results", "unchanged", "pairs", "seconds"} and
     writes it to `out` as JSON when given.
     """
     check_region(region)
     count = check_count(count)
     pipeline = shapes_pipeline(lora, files)
-    report = {"count": count, "lora": str(lora) if lora else "shipped",
+    report = {"count": count, "lora": str(lora) if lora else "shipped", "lora_strength": SHAPES_LORA_STRENGTH,
               **benchmark_report(pipeline, benchmark_pairs(count), options or edit_options(), region, echo)}
     if out is not None:
         atomic_write_text(out, json.dumps(report, indent=2))

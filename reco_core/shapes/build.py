@@ -179,7 +179,7 @@ def lora_config(files: ShapesFiles, overrides: dict, path: Path = LORA_CONFIG):
     return config_from_dict(data, base_dir=path.parent)
 
 
-def make_trainer(config, out: Path, progress=None):
+def make_trainer(config, out: Path, progress=None, cache_progress=None):
     """The project's trainer with two exact CPU speed-ups: oneDNN convolutions in the VAE that fills the
     latent cache, and cross-attention on compact text (`pretrain.CompactText`) in the training forward."""
     from ..train import Trainer
@@ -203,13 +203,13 @@ def make_trainer(config, out: Path, progress=None):
                                encoder_hidden_states=text.text.to(dtype), control_hidden_states=batch.control.to(dtype),
                                return_dict=False)[0].float()
 
-    return ShapesTrainer(config, out, progress=progress)
+    return ShapesTrainer(config, out, progress=progress, cache_progress=cache_progress)
 
 
 def train_lora(files: ShapesFiles, run_dir: Path, overrides: dict, log: Log, name: str = "lora") -> Path:
     """Run the LoRA config on the base in `files`; returns the LoRA file."""
     config = lora_config(files, overrides)
-    trainer = make_trainer(config, run_dir, progress=log.every(name, 50))
+    trainer = make_trainer(config, run_dir, progress=log.every(name, 50), cache_progress=log.every(f"{name} cache", 100))
     return trainer.train()
 
 

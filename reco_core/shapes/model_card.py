@@ -108,9 +108,12 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         lines += [
             "## Benchmark",
             "",
-            f"Held-out test pairs ({benchmark['count']} per task), edited with steps {options.get('steps')}, "
+            f"Held-out test pairs ({benchmark['count']} per task), edited with LoRA strength "
+            f"{benchmark.get('lora_strength', 1.0)}, steps {options.get('steps')}, "
             f"cfg {options.get('cfg')}, shift {options.get('shift')}, sampler {options.get('sampler')}; scored by",
-            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`).",
+            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). These edit settings were chosen",
+            "on validation pairs, never on the test pairs (`python -m reco_core.shapes settings`,",
+            "docs/edit-settings.md).",
             "",
             format_table(benchmark["results"], markdown=True),
             "",

@@ -96,11 +96,14 @@ def _trim_text(embeddings: torch.Tensor) -> torch.Tensor:
     return embeddings[:length]
 
 
-def encode_pair(plan: PairPlan, config: DataConfig, encoders: Encoders) -> CachedPair:
-    """Encode one pair for training (the heavy part: three VAE passes of the canvas and the text)."""
+def encode_pair(plan: PairPlan, config: DataConfig, encoders: Encoders, grey_latents: dict | None = None) -> CachedPair:
+    """Encode one pair for training (the heavy part: three VAE passes of the canvas and the text).
+
+    `grey_latents` memoises the plain-grey reactive video across pairs (see `layout.encode_vace_context`).
+    """
     clips = load_clips(plan, config)
     latent = encoders.encode_video(layout.build_canvas(clips.source, clips.target))[0]
-    plain = layout.encode_vace_context(layout.vace_context(clips.source), encoders.encode_video)
+    plain = layout.encode_vace_context(layout.vace_context(clips.source), encoders.encode_video, grey_latents)
     first = layout.vace_context(clips.source, first_frame=clips.target[0])
     inactive_first = encoders.encode_video(first.inactive_reactive()[0])
     first_control = layout.VaceLatents(inactive_first, plain.reactive, first.mask_channels().unsqueeze(0)).control()
@@ -131,7 +134,7 @@ def build_cache(plans: list[PairPlan], config: DataConfig, encoders: Encoders, c
                 cancel: Callable[[], bool] | None = None) -> list[Path]:
     """Make sure every pair is cached; returns the cache file of each plan, in order."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths, grey_latents = [], {}
     for index, plan in enumerate(plans):
         if cancel is not None and cancel():
             from ..errors import CancelledError
@@ -139,7 +142,7 @@ def build_cache(plans: list[PairPlan], config: DataConfig, encoders: Encoders, c
             raise CancelledError("cancelled while caching latents")
         path = cache_dir / f"{cache_key(plan, config, encoders.identity)}.safetensors"
         if not path.is_file():
-            save_cached(encode_pair(plan, config, encoders), path)
+            save_cached(encode_pair(plan, config, encoders, grey_latents), path)
         paths.append(path)
         if progress is not None:
             progress(index + 1, len(plans))

@@ -56,13 +56,15 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out_dir: str | Path, *, models: Models | None = None,
                  encoders: Encoders | None = None, accelerator=None, lora_path: str | Path | None = None,
-                 progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None):
+                 progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None,
+                 cache_progress: Callable[[int, int], None] | None = None):
         self.config = config
         self.out_dir = Path(out_dir)
         self.lora_path = Path(lora_path) if lora_path else self.out_dir / f"{config.output.name}.safetensors"
         self.models = models
         self.encoders = encoders
         self.progress = progress
+        self.on_cache_progress = cache_progress
         self.cancel = cancel
         self.accelerator = accelerator
         self.stop_requested = False
@@ -86,6 +88,13 @@ class Trainer:
 
     def after_cache(self) -> None:
         """Called once the cache is complete (a front end can free its encoders' memory here)."""
+
+    def cache_progress(self, done: int, total: int) -> None:
+        """Called after every pair the latent cache holds (encoding is the slow part before step 1)."""
+        if self.on_cache_progress is not None:
+            self.on_cache_progress(done, total)
+        elif done == total or done % max(1, total // 10) == 0:
+            logger.info("latent cache: %d/%d pairs", done, total)
 
     def make_encoders(self) -> Encoders:
         from .encoders import DiffusersEncoders
@@ -278,7 +287,8 @@ class Trainer:
         data = self.config.data
         cache_dir = Path(self.config.resolve(data.cache_dir)) if data.cache_dir else self.out_dir / "cache"
         if accelerator.is_main_process:
-            self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir, cancel=self.cancel)
+            self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir, progress=self.cache_progress,
+                                           cancel=self.cancel)
         accelerator.wait_for_everyone()
         if not accelerator.is_main_process:
             self.cache_paths = build_cache(self.plans, data, self.encoders, cache_dir)

@@ -17,7 +17,7 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def shapes_graph(g, task, *, region="auto", lora_strength=1.0, steps=12):
+def shapes_graph(g, task, *, region="auto", lora_strength=1.0, steps=4):
     loader = g.node("ReCoShapesLoader", lora_strength=lora_strength)
     model = g.node("ModelSamplingSD3", model=loader.out(0), shift=3.0)
     clip = g.node("ReCoShapesClip", clip=task)
@@ -26,7 +26,7 @@ def shapes_graph(g, task, *, region="auto", lora_strength=1.0, steps=12):
     context = g.node("ReCoInContext", positive=positive.out(0), negative=negative.out(0), vae=loader.out(2),
                      source=clip.out(0), width=64, height=64, length=17, strength=1.0, keep_source=False)
     sampled = g.node("ReCoSampler", model=model.out(0), positive=context.out(0), negative=context.out(1),
-                     latent_image=context.out(2), seed=0, steps=steps, cfg=1.0, sampler_name="uni_pc",
+                     latent_image=context.out(2), seed=0, steps=steps, cfg=1.0, sampler_name="euler",
                      scheduler="simple", region=region, background=0.8, attention="region")
     decode = g.node("ReCoDecode", vae=loader.out(2), samples=sampled.out(0), source=clip.out(0))
     save = g.node("ReCoTestSaveTensors", name=unique(f"shapes_{task}"), image=decode.out(0), mask=sampled.out(1))
