@@ -108,7 +108,7 @@ def test_vae_starts_as_a_colour_codec_that_sees_flat_colours():
 
 
 def test_text_encoder_keeps_word_order():
-    from reco_core.shapes.pretrain import build_text_encoder
+    from reco_core.shapes.text_encoder import build_text_encoder
 
     encoder = build_text_encoder(0)
     a, b = encoder.encode(["replace the red circle with a blue square", "replace the blue circle with a red square"])
@@ -289,3 +289,24 @@ def test_edit_settings_are_chosen_on_validation_pairs_not_test_pairs(tmp_path):
     assert results["base"]["add"]["background_psnr"] > results["ReCo"]["add"]["background_psnr"] + 2
     assert json.loads((tmp_path / "settings.json").read_text())["results"] == results
     assert "| base |" in (tmp_path / "settings.md").read_text()
+
+
+def test_compact_text_cross_attention_equals_attention_on_all_512_rows():
+    from reco_core.shapes.compact_text import compact_cross_attention, compact_text
+    from reco_core.shapes.pretrain import build_transformer
+
+    model = build_transformer(0).eval()
+    generator = torch.Generator().manual_seed(0)
+    latents, control = torch.randn(2, 16, 2, 8, 8, generator=generator), torch.randn(2, 96, 2, 8, 8, generator=generator)
+    text = torch.zeros(2, 512, 4096)
+    text[0, :5], text[1, :9] = torch.randn(5, 4096, generator=generator), torch.randn(9, 4096, generator=generator)
+    inputs = dict(hidden_states=latents, timestep=torch.tensor([500.0, 200.0]), control_hidden_states=control,
+                  return_dict=False)
+    with torch.no_grad():
+        full = model(encoder_hidden_states=text, **inputs)[0]
+        compact = compact_text(text)
+        with compact_cross_attention(model) as state:
+            state["bias"] = compact.bias
+            fast = model(encoder_hidden_states=compact.text, **inputs)[0]
+    assert compact.text.shape[1] == 10  # the longest text's rows and one padding row
+    torch.testing.assert_close(fast, full, atol=1e-4, rtol=1e-4)

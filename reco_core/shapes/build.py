@@ -109,7 +109,7 @@ class Log:
 
 
 def build_text_encoder_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
-    from .pretrain import build_text_encoder
+    from .text_encoder import build_text_encoder
 
     encoder = build_text_encoder(plan.seed)
     encoder.model.half()
@@ -181,9 +181,9 @@ def lora_config(files: ShapesFiles, overrides: dict, path: Path = LORA_CONFIG):
 
 def make_trainer(config, out: Path, progress=None, cache_progress=None):
     """The project's trainer with two exact CPU speed-ups: oneDNN convolutions in the VAE that fills the
-    latent cache, and cross-attention on compact text (`pretrain.CompactText`) in the training forward."""
+    latent cache, and cross-attention on compact text (`compact_text.CompactText`) in the training forward."""
     from ..train import Trainer
-    from .pretrain import compact_cross_attention, compact_text
+    from .compact_text import compact_cross_attention, compact_text
 
     class ShapesTrainer(Trainer):
         def load_models(self):

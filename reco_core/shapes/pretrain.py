@@ -19,28 +19,28 @@ encoded once into a pool (`build_pool`); `pretrain` then samples noise levels an
 loss is the flow-matching MSE over the whole latent, so the base also learns to reproduce what the
 context keeps.
 
-This module also builds the frozen text encoder, whose vocabulary covers the captions and every
-instruction.
+Captions and the text encoder live in `text_encoder.py`, the compact-text cross-attention that speeds
+up training in `compact_text.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..layout import GREY, build_canvas, vace_mask_channels
-from ..models.text import TEXT_LENGTH, TextEncoder, make_word_tokenizer
+from ..models.text import TextEncoder
 from ..models.tiny import seeded
 from ..train.schedule import warmup_cosine
-from .tasks import STYLES, apply_style, instruction_vocabulary, split_seeds
-from .world import BACKGROUND_PALETTE, MAX_SHAPES, Scene, WorldConfig, quantize, render_scene, sample_scene
+from .compact_text import CompactText, compact_cross_attention, compact_text_from_rows
+from .tasks import STYLES, apply_style, split_seeds
+from .text_encoder import scene_caption, trimmed_embeddings
+from .world import MAX_SHAPES, WorldConfig, quantize, render_scene, sample_scene
 
 # ----------------------------------------------------------------------------------------------
 # The transformer
@@ -78,104 +78,6 @@ def build_transformer(seed: int = 0, **overrides):
             block.proj_out.weight.zero_()
             block.proj_out.bias.zero_()
     return model
-
-
-# ----------------------------------------------------------------------------------------------
-# Captions
-
-STYLE_PHRASES: dict[str, str] = {
-    "black_and_white": "in black and white",
-    "night": "at night",
-    "sepia": "in sepia",
-    "invert": "with inverted colors",
-}
-
-
-def background_name(scene: Scene) -> str:
-    """The palette name closest to the scene's base colour."""
-    base = np.asarray(scene.background.base_color)
-    return min(BACKGROUND_PALETTE, key=lambda name: float(np.abs(np.asarray(BACKGROUND_PALETTE[name]) - base).sum()))
-
-
-def scene_caption(scene: Scene, style: str | None = None) -> str:
-    """E.g. "a red circle and a blue square on a slate background, at night"."""
-    shapes = [f"a {shape.color} {shape.kind}" for shape in scene.shapes]
-    subject = " and ".join(shapes) if shapes else "nothing"
-    caption = f"{subject} on a {background_name(scene)} background"
-    return caption + (f", {STYLE_PHRASES[style]}" if style else "")
-
-
-def caption_vocabulary() -> list[str]:
-    words = {"a", "and", "nothing", "on", "background", ",", *BACKGROUND_PALETTE}
-    for phrase in STYLE_PHRASES.values():
-        words.update(phrase.split())
-    return sorted(words)
-
-
-def shapes_vocabulary() -> list[str]:
-    """Every instruction word and every caption word, sorted (the tokenizer's vocabulary)."""
-    return sorted(set(instruction_vocabulary()) | set(caption_vocabulary()))
-
-
-# ----------------------------------------------------------------------------------------------
-# The text encoder
-
-
-def text_encoder_config(vocab_size: int) -> dict:
-    """A UMT5 encoder as wide as UMT5-XXL (d_model 4096, so it plugs into text_dim 4096) but tiny inside."""
-    return dict(
-        vocab_size=vocab_size, d_model=4096, d_kv=32, d_ff=64, num_layers=2, num_heads=2,
-        relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
-        is_encoder_decoder=False, use_cache=False, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-        dropout_rate=0.0, tie_word_embeddings=False,
-    )
-
-
-#: Softmax bias towards the word `offset` places back, per head; every layer gets the same.
-LOOK_BACK = {0: -1, 1: -2}
-LOOK_BACK_BIAS = 8.0
-
-
-def _look_back(model) -> None:
-    """Random T5 attention is nearly uniform, which would leave only a bag of words. Biasing head 0
-    towards the previous word and head 1 towards the one before keeps word order ("the red circle
-    with a blue square" is not "the blue circle with a red square")."""
-    for block in model.encoder.block:
-        attention = block.layer[0].SelfAttention
-        if not attention.has_relative_attention_bias:
-            continue
-        buckets = attention._relative_position_bucket(torch.tensor(list(LOOK_BACK.values())))
-        with torch.no_grad():
-            for head, bucket in zip(LOOK_BACK, buckets.tolist()):
-                attention.relative_attention_bias.weight[bucket, head] = LOOK_BACK_BIAS
-
-
-def build_text_encoder(seed: int = 0) -> TextEncoder:
-    """A seeded, frozen UMT5 encoder over `shapes_vocabulary()`, its weights rounded to fp16 (as shipped)."""
-    from transformers import UMT5Config, UMT5EncoderModel
-
-    tokenizer = make_word_tokenizer(shapes_vocabulary())
-    with seeded(seed):
-        model = UMT5EncoderModel(UMT5Config(**text_encoder_config(len(tokenizer))))
-    _look_back(model)
-    model = model.half().float().eval().requires_grad_(False)
-    return TextEncoder(model, tokenizer)
-
-
-#: Captions and instructions are far shorter than Wan's 512 tokens. Padding tokens are masked out of
-#: the encoder's attention, so encoding at this length gives the same rows, much faster.
-SHORT_TEXT_LENGTH = 64
-
-
-def trimmed_embeddings(text_encoder: TextEncoder, texts: list[str], batch_size: int = 32) -> list[torch.Tensor]:
-    """Each text's embeddings without the zero padding rows, [L, 4096]."""
-    out = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        _, mask = text_encoder.tokenize(chunk, SHORT_TEXT_LENGTH)
-        embeddings = text_encoder.encode(chunk, SHORT_TEXT_LENGTH)
-        out.extend(embeddings[i, : int(mask[i].sum())].clone() for i in range(len(chunk)))
-    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -339,82 +241,6 @@ def build_pool(vae, text_encoder: TextEncoder, config: PoolConfig,
         groups[width] = build_group(vae, config, double, captions, report)
     texts = list(captions)
     return Pool(groups, texts, trimmed_embeddings(text_encoder, texts))
-
-
-# ----------------------------------------------------------------------------------------------
-# Cross-attention on compact text (an exact speed-up for training)
-
-
-@dataclass
-class CompactText:
-    """A stand-in for Wan's 512 text rows: the real rows plus one or more zero rows, and a logit bias.
-
-    Every zero-padding row of the 512 gives the same key and value, so attending to n copies of it
-    equals attending to m < n copies with log(n / m) added to their logits. With the bias, the model
-    computes exactly what it computes on 512 rows, while its text embedding and cross-attention
-    work on ~20 rows instead of 512.
-    """
-
-    text: torch.Tensor  # [B, L, D]
-    bias: torch.Tensor  # [B, 1, 1, L]
-
-
-def compact_text_from_rows(rows: list[torch.Tensor], length: int = TEXT_LENGTH) -> CompactText:
-    """CompactText for per-sample real rows [L_b, D] that Wan would zero-pad to `length`."""
-    width = max(row.shape[0] for row in rows) + 1
-    text = torch.zeros(len(rows), width, rows[0].shape[-1], dtype=rows[0].dtype)
-    bias = torch.zeros(len(rows), width)
-    for sample, row in enumerate(rows):
-        text[sample, : row.shape[0]] = row
-        bias[sample, row.shape[0] :] = math.log((length - row.shape[0]) / (width - row.shape[0]))
-    return CompactText(text.to(rows[0].device), bias.view(len(rows), 1, 1, width).to(rows[0].device))
-
-
-def compact_text(padded: torch.Tensor) -> CompactText:
-    """[B, 512, D] zero-padded embeddings (real rows first) -> CompactText."""
-    real = (padded[..., :8] != 0).any(dim=-1)  # a real token row is never zero in 8 channels at once
-    return compact_text_from_rows([padded[i, : int(real[i].sum())] for i in range(padded.shape[0])],
-                                  padded.shape[1])
-
-
-class CompactTextAttnProcessor:
-    """Cross-attention with the compact-text logit bias; otherwise what diffusers' WanAttnProcessor does."""
-
-    def __init__(self, state: dict):
-        self.state = state
-
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
-        from diffusers.models.transformers.transformer_wan import _get_qkv_projections
-
-        query, key, value = _get_qkv_projections(attn, hidden_states, encoder_hidden_states)
-        query, key = attn.norm_q(query), attn.norm_k(key)
-        query, key, value = (t.unflatten(2, (attn.heads, -1)).transpose(1, 2) for t in (query, key, value))
-        bias = self.state.get("bias")
-        if bias is not None and bias.shape[-1] != key.shape[-2]:
-            bias = None  # a full 512-row text (e.g. sampling) needs no bias
-        out = F.scaled_dot_product_attention(query, key, value, attn_mask=None if bias is None else bias.to(query.dtype))
-        out = out.transpose(1, 2).flatten(2, 3).type_as(hidden_states)
-        return attn.to_out[1](attn.to_out[0](out))
-
-
-def cross_attention_modules(model) -> list[torch.nn.Module]:
-    blocks = list(model.blocks) + list(getattr(model, "vace_blocks", None) or [])
-    return [block.attn2 for block in blocks]
-
-
-@contextlib.contextmanager
-def compact_cross_attention(model) -> Iterator[dict]:
-    """Install the compact-text processors; set `state["bias"]` before each forward."""
-    state: dict = {}
-    modules = cross_attention_modules(model)
-    previous = [module.processor for module in modules]
-    for module in modules:
-        module.set_processor(CompactTextAttnProcessor(state))
-    try:
-        yield state
-    finally:
-        for module, processor in zip(modules, previous):
-            module.set_processor(processor)
 
 
 # ----------------------------------------------------------------------------------------------
