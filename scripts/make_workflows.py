@@ -15,7 +15,8 @@ socket inputs, the extra control_after_generate widget after seed INTs, the uplo
         # Chromium (tests/comfyui/frontend.py); CHROME_PATH picks the browser
 
 Output is deterministic: ids, positions and the workflow UUID depend only on this file and the saved
-definitions. Standard library only (thumbnails also need a Chromium binary).
+definitions. Standard library plus this project's reco_core, for the miniature's default LoRA strength
+(thumbnails also need a Chromium binary).
 """
 from __future__ import annotations
 

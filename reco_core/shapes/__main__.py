@@ -68,12 +68,9 @@ def main(argv: list[str] | None = None) -> int:
 
             run_region_comparison(Path(args.out), count=args.count, write_docs=not args.no_docs)
         elif args.command == "settings":
-            from .edit_settings import DEFAULT_COUNT, DOCS, run_settings
+            from .edit_settings import DOCS, run_settings
 
-            count = DEFAULT_COUNT if args.count is None else args.count
-            if count < 1:
-                raise ReCoInputError("--count", f"{count} is not a positive number of pairs", "Use 1 or more.")
-            run_settings(Path(args.out), count=count, docs=None if args.no_docs else DOCS)
+            run_settings(Path(args.out), count=args.count, docs=None if args.no_docs else DOCS)
         elif args.command == "demo":
             from .demo import REPO_GRID, run_demo
 

@@ -98,8 +98,11 @@ def default_count() -> int:
     return int(shipped["count"]) if shipped else DEFAULT_COUNT
 
 
-def check_count(count: int | None) -> int:
-    count = default_count() if count is None else int(count)
+def check_count(count: int | None, default: int | None = None) -> int:
+    """`count` pairs per task, checked; None takes `default`, else what the shipped card used (`default_count`)."""
+    if count is None:
+        count = default_count() if default is None else default
+    count = int(count)
     if count < 1:
         raise ReCoInputError("--count", f"{count} is not a positive number of pairs", "Use 1 or more.")
     return count
@@ -134,16 +137,16 @@ def benchmark_report(pipeline, pairs: list[EditPair], options: EditOptions, regi
 
 def run_benchmark(out: str | Path | None = None, count: int | None = None, lora: str | Path | None = None,
                   region: str = "off", *, files: ShapesFiles | None = None, options: EditOptions | None = None,
-                  echo: Callable[[str], None] = print) -> dict:
-    """Benchmark the miniature (the shipped LoRA, or `lora`) on `count` test pairs per task.
+                  strength: float = SHAPES_LORA_STRENGTH, echo: Callable[[str], None] = print) -> dict:
+    """Benchmark the miniature (the shipped LoRA, or `lora`, merged at `strength`) on `count` test pairs per task.
 
     Returns {"count", "lora", "lora_strength", "region", "options", "results", "unchanged", "pairs", "seconds"} and
     writes it to `out` as JSON when given.
     """
     check_region(region)
     count = check_count(count)
-    pipeline = shapes_pipeline(lora, files)
-    report = {"count": count, "lora": str(lora) if lora else "shipped", "lora_strength": SHAPES_LORA_STRENGTH,
+    pipeline = shapes_pipeline(lora, files, strength)
+    report = {"count": count, "lora": str(lora) if lora else "shipped", "lora_strength": strength,
               **benchmark_report(pipeline, benchmark_pairs(count), options or edit_options(), region, echo)}
     if out is not None:
         atomic_write_text(out, json.dumps(report, indent=2))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..fsutil import atomic_write_text
-from .bench import benchmark_pairs, edit_options, score_edits, shapes_pipeline
+from .bench import benchmark_pairs, check_count, edit_options, score_edits, shapes_pipeline
 from .build import REPO_ROOT
 from .metrics import aggregate
-from .model import SHAPES_EDIT_DEFAULTS, SHAPES_LORA_STRENGTH, ShapesFiles
+from .model import SHAPES_LORA_STRENGTH, ShapesFiles
 from .tasks import TASKS, EditPair
 
 #: Validation pairs are laid out like the benchmark's (`benchmark_pairs`), on train seeds from here on.
@@ -52,9 +52,8 @@ def validation_pairs(count: int) -> list[EditPair]:
 
 
 def is_default(candidate: Candidate) -> bool:
-    options = edit_options(**candidate.options)
-    return (candidate.strength == SHAPES_LORA_STRENGTH and options.sampler == SHAPES_EDIT_DEFAULTS["sampler"]
-            and options.steps == SHAPES_EDIT_DEFAULTS["steps"])
+    """Whether the candidate is exactly what the miniature edits with."""
+    return candidate.strength == SHAPES_LORA_STRENGTH and edit_options(**candidate.options) == edit_options()
 
 
 def score_candidates(candidates: tuple[Candidate, ...], count: int, files: ShapesFiles | None = None,
@@ -108,10 +107,12 @@ def settings_markdown(results: dict[str, dict], candidates: tuple[Candidate, ...
     ])
 
 
-def run_settings(out: Path, count: int = DEFAULT_COUNT, candidates: tuple[Candidate, ...] = CANDIDATES,
+def run_settings(out: Path, count: int | None = None, candidates: tuple[Candidate, ...] = CANDIDATES,
                  files: ShapesFiles | None = None, docs: Path | None = DOCS,
                  echo: Callable[[str], None] = print) -> dict:
-    """Score every candidate; write settings.json to `out` (and the table to `docs`)."""
+    """Score every candidate on `count` (default 6) pairs per task; write settings.json to `out` (and the table
+    to `docs`)."""
+    count = check_count(count, DEFAULT_COUNT)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
