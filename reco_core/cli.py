@@ -119,7 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--count", type=int, default=None, help="pairs per task (default from the model card)")
     shapes.add_argument("--lora", default=None, help="score this LoRA instead of the bundled one")
     shapes.add_argument("--region", choices=("off", "auto"), default="off", help="region-constrained sampling")
+    add_reco_bench_parser(bench_commands)
     return parser
+
+
+def add_reco_bench_parser(bench_commands) -> None:
+    from .recobench.cli import add_parser
+
+    add_parser(bench_commands)
 
 
 # ================================================================================================ commands
@@ -178,6 +185,10 @@ def run_demo(args) -> int:
 
 
 def run_bench(args) -> int:
+    if args.bench_command == "reco":
+        from .recobench.cli import run
+
+        return run(args)
     from .shapes.bench import run_benchmark
 
     run_benchmark(out=args.out, count=args.count, lora=args.lora, region=args.region)
