@@ -16,6 +16,7 @@ from reco_core.recobench.protocol import (
     compose_prompt,
     edit_name,
     parse_instruction_lines,
+    prompt_note,
     read_instructions,
     read_judge_prompt,
 )
@@ -68,6 +69,7 @@ def test_the_judge_prompt_is_read_from_the_users_folder_without_running_it(tmp_p
         read_instructions(folder, "remove")
     with pytest.raises(ReCoInputError, match="--bench-dir.*not shipped"):
         read_judge_prompt(tmp_path / "nowhere")
+    assert prompt_note(PROMPT).startswith("warning: the judge prompt") and "not comparable" in prompt_note(PROMPT)
     (folder / "eval_step1_run_gemini_api.py").write_text("prompt = 'renamed'\n")
     with pytest.raises(ReCoInputError, match="benchmark_score_eval_sys_prompt"):
         read_judge_prompt(folder)

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import ReCoInputError
 from .aggregate import MALFORMED_POLICIES, format_table, parse_weights
 from .answers import PARSE_MODES
-from .protocol import TASKS, check_bench_dir, read_judge_prompt
+from .protocol import TASKS, check_bench_dir, prompt_note, read_judge_prompt
 from .results import REJUDGE_CHOICES
 
 JUDGES = ("openai", "local", "metrics")
@@ -135,6 +135,8 @@ def run(args) -> int:
         raise ReCoInputError("--judge", "metrics needs ground truth, which only the ReCo-Shapes world has",
                              "Add --shapes, or use --judge openai or local.")
     prompt = read_judge_prompt(args.bench_dir) if judge is not None and judge.needs_prompt else None
+    if prompt is not None:
+        print(prompt_note(prompt))
     if judge is None and not args.edit:
         raise ReCoInputError("--judge", "is not set and there is no --edit", "Give --judge (and --edit to make the "
                              "edits first).")

@@ -29,6 +29,9 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
 #: The paper's names of the per-category scores.
 CATEGORY_SYMBOLS: dict[str, str] = {"edit_accuracy": "S_EA", "naturalness": "S_VN", "video_quality": "S_VQ"}
 
+#: SHA-256 of the judge prompt in the authors' step 1 as published (ReCo-Bench/eval_step1_run_gemini_api.py at
+#: commit 0ff1b0c of github.com/cympyc1785/ReCo, a fork that carries the authors' benchmark files unchanged).
+AUTHORS_PROMPT_SHA256 = "e2088430ac7de0271e55f1bc59bfd565827adb75708def78fa699d736b2a9cbd"
 STEP1_SCRIPT = "eval_step1_run_gemini_api.py"
 PROMPT_VARIABLE = "benchmark_score_eval_sys_prompt"
 CONFIGS_DIR = "configs"
@@ -65,6 +68,15 @@ def compose_prompt(judge_prompt: str, instruction: str) -> str:
 
 def prompt_digest(judge_prompt: str | None) -> str | None:
     return None if judge_prompt is None else hashlib.sha256(judge_prompt.encode("utf-8")).hexdigest()
+
+
+def prompt_note(judge_prompt: str) -> str:
+    """Whether the prompt read is the authors' published one (scores are comparable with the paper's only then)."""
+    digest = prompt_digest(judge_prompt)
+    if digest == AUTHORS_PROMPT_SHA256:
+        return f"judge prompt: the authors' step 1 prompt (SHA-256 {digest[:12]})"
+    return (f"warning: the judge prompt (SHA-256 {digest[:12]}) is not the one the authors published "
+            f"({AUTHORS_PROMPT_SHA256[:12]}); scores are not comparable with the paper's")
 
 
 def check_task(task: str, input_name: str = "--task") -> str:
