@@ -31,7 +31,8 @@ REMOVE = ["clip_b.mp4: Remove the dog."]
 class ChatServer:
     """An OpenAI-compatible /v1/chat/completions that records every request and answers per instruction:
     "red hat" well (in prose and a code fence), "blue bird" only after a first request it leaves unanswered
-    past the client's timeout, "confetti" with no JSON, "the dog" with HTTP 401 echoing the key."""
+    past the client's timeout, "busy" after a first HTTP 503, "confetti" with no JSON, "the dog" with HTTP 401
+    echoing the key."""
 
     def __init__(self, delay=1.5):
         self.requests, self.delay, self.seen = [], delay, {}
@@ -63,6 +64,8 @@ class ChatServer:
         count = self.seen[instruction] = self.seen.get(instruction, 0) + 1
         if "blue bird" in instruction and count == 1:
             time.sleep(self.delay)
+        if "busy" in instruction and count == 1:
+            return 503, "overloaded, try again"
         if "the dog" in instruction:
             return 401, f"Incorrect API key provided: {KEY}"
         if "confetti" in instruction:
@@ -239,3 +242,15 @@ def test_bad_edit_flags_are_named(bench, capsys):
     assert "--out" in capsys.readouterr().err
     assert main(bench_args(bench, "--edit", "--steps 2 --frames 5")) == 2
     assert "no --model" in capsys.readouterr().err
+
+
+def test_a_server_error_is_retried_after_a_backoff(tmp_path, server):
+    write_bench_dir(tmp_path / "ReCo-Bench", tasks={"add": ["clip_a.mp4: Add a busy bee."]})
+    write_video(tmp_path / "sources" / "clip_a.mp4", clip(0), fps=8)
+    write_video(tmp_path / "edits" / edit_name("clip_a.mp4", "Add a busy bee."), clip(1), fps=8)
+    judge = OpenAIChatJudge(server.url, "test-vlm", timeout=5, retries=1, backoff=0.2)
+    pairs = ReCoBench(tmp_path / "ReCo-Bench", tmp_path / "sources", tmp_path / "edits")
+    started = time.time()
+    report = judge_benchmark(pairs, ["add"], judge, tmp_path / "edits", tmp_path / "results", prompt=PROMPT)
+    assert time.time() - started >= 0.2 and len(server.requests) == 2
+    assert report["tasks"]["add"]["counts"]["judged"] == 1

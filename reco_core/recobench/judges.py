@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 from ..errors import CancelledError, ReCoInputError
 from .protocol import BenchItem
 
-RETRYABLE_STATUS = (408, 409, 425, 429, 500, 502, 503, 504)
+RETRYABLE_STATUS = (408, 409, 425, 429)  # and every 5xx
 MAX_BACKOFF_S = 60.0
 
 
@@ -153,7 +153,7 @@ class OpenAIChatJudge:
                 return message_text(self._post(body)), attempt
             except urllib.error.HTTPError as error:
                 problem = f"HTTP {error.code} from {self.identity['endpoint']}: {_error_body(error)}"
-                if error.code not in RETRYABLE_STATUS:
+                if error.code not in RETRYABLE_STATUS and error.code < 500:
                     raise JudgeUnavailable(self.scrub(problem) + _http_hint(error.code)) from None
             except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as error:
                 reason = getattr(error, "reason", error)
