@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from .errors import ReCoInputError
 
-ResizeMode = Literal["crop", "stretch", "pad"]
-RESIZE_MODES: tuple[str, ...] = ("crop", "stretch", "pad")
+ResizeMode = Literal["crop", "stretch", "pad", "nearest"]
+RESIZE_MODES: tuple[str, ...] = ("crop", "stretch", "pad", "nearest")
 
 # Frames resized per call to `interpolate`, so a long 1080p clip never needs a second full-size copy in float32.
 _RESIZE_CHUNK = 16
@@ -59,8 +59,9 @@ def _letterbox_box(src_w: int, src_h: int, dst_w: int, dst_h: int) -> tuple[int,
     return (dst_w - w) // 2, (dst_h - h) // 2, w, h
 
 
-def _interpolate_chunked(images: torch.Tensor, width: int, height: int) -> torch.Tensor:
-    """Bilinear-resize channels-last `[N, H, W, C]` to `[N, height, width, C]`, antialiased when shrinking."""
+def _interpolate_chunked(images: torch.Tensor, width: int, height: int, nearest: bool = False) -> torch.Tensor:
+    """Resize channels-last `[N, H, W, C]` to `[N, height, width, C]`: bilinear, antialiased when shrinking, or
+    nearest-neighbour (torch's "nearest", as the authors' inference script resizes)."""
     n, src_h, src_w, channels = images.shape
     if (src_h, src_w) == (height, width):
         return images
@@ -68,7 +69,11 @@ def _interpolate_chunked(images: torch.Tensor, width: int, height: int) -> torch
     out = torch.empty((n, height, width, channels), dtype=images.dtype, device=images.device)
     for start in range(0, n, _RESIZE_CHUNK):
         chunk = images[start : start + _RESIZE_CHUNK].permute(0, 3, 1, 2).float()
-        resized = F.interpolate(chunk, size=(height, width), mode="bilinear", align_corners=False, antialias=antialias)
+        if nearest:
+            resized = F.interpolate(chunk, size=(height, width), mode="nearest")
+        else:
+            resized = F.interpolate(chunk, size=(height, width), mode="bilinear", align_corners=False,
+                                    antialias=antialias)
         out[start : start + _RESIZE_CHUNK] = resized.clamp_(0.0, 1.0).permute(0, 2, 3, 1).to(images.dtype)
     return out
 
@@ -96,8 +101,10 @@ def resize_frames(
           frame, loses the edges; like ComfyUI's `common_upscale` with `crop="center"`).
         - `"stretch"`: scale each axis independently (keeps everything, distorts the aspect ratio).
         - `"pad"`: scale to fit inside, then letterbox with `fill` (one value, or one per channel).
+        - `"nearest"`: stretch with nearest-neighbour sampling, exactly as the authors' inference script
+          fits a clip to 832x480 (aliased, but their pixels).
 
-    Scaling is bilinear, antialiased when shrinking. A frame that already has the target size is
+    Scaling is bilinear (antialiased when shrinking) except in "nearest". A frame that already has the target size is
     returned untouched. Values stay in `0..1`; dtype and device are kept.
     """
     if frames.ndim != 4:
@@ -107,8 +114,8 @@ def resize_frames(
     width, height = int(width), int(height)
     _, src_h, src_w, _ = frames.shape
 
-    if mode == "stretch":
-        return _interpolate_chunked(frames, width, height)
+    if mode in ("stretch", "nearest"):
+        return _interpolate_chunked(frames, width, height, nearest=mode == "nearest")
     if mode == "crop":
         x, y, w, h = _center_crop_box(src_w, src_h, width, height)
         return _interpolate_chunked(frames[:, y : y + h, x : x + w], width, height)

@@ -49,10 +49,17 @@ def test_resize_masks_gives_exact_size_in_range(src_w, src_h, dst_w, dst_h, mode
     assert 0.0 <= out.min() and out.max() <= 1.0
 
 
-@pytest.mark.parametrize("mode", ["crop", "stretch", "pad"])
+@pytest.mark.parametrize("mode", ["crop", "stretch", "pad", "nearest"])
 def test_resize_to_same_size_is_identity(mode):
     frames = torch.rand(2, 8, 12, 3)
     assert torch.equal(resize_frames(frames, 12, 8, mode), frames)
+
+
+def test_nearest_is_the_authors_resize_exactly():
+    """inference_reco_single.py: F.interpolate(video.permute(0, 3, 1, 2), (480, 832)) on 0..255 values."""
+    pixels = torch.randint(0, 256, (3, 27, 45, 3)).float()
+    theirs = torch.nn.functional.interpolate(pixels.permute(0, 3, 1, 2), (16, 32)).permute(0, 2, 3, 1) / 255
+    assert torch.equal(resize_frames(pixels / 255, 32, 16, "nearest"), theirs)
 
 
 def test_crop_without_scaling_is_the_centre_slice():

@@ -28,7 +28,7 @@ def source():
     return torch.rand(11, 32, 32, 3, generator=generator)
 
 
-SMALL = dict(width=32, height=32, steps=3)
+SMALL = dict(width=32, height=32, steps=3, max_frames=9)
 
 
 def test_seeded_edit_is_reproducible(pipe, prompt, source):
@@ -39,13 +39,31 @@ def test_seeded_edit_is_reproducible(pipe, prompt, source):
     assert not torch.equal(first.frames, other.frames)
 
 
-def test_target_has_the_source_size_and_a_4n_plus_1_frame_count(pipe, prompt, source):
+def test_a_longer_source_gives_its_first_model_length_frames(pipe, prompt, source):
     result = pipe(source, prompt=prompt, **SMALL)
-    assert result.frames.shape == (9, 32, 32, 3)  # 11 source frames -> the longest 4n+1 that fits
+    assert result.frames.shape == (9, 32, 32, 3)  # 11 source frames, the model samples 9
     assert result.source.shape == result.frames.shape
     assert result.canvas_latent.shape == (1, 16, 3, 4, 8)  # twice as wide as one half
     assert 0 <= result.frames.min() and result.frames.max() <= 1
+    assert (result.plan.padded, result.plan.dropped) == (0, 2) and "the first 9" in result.plan.note()
     assert pipe(source, prompt=prompt, num_frames=5, **SMALL).frames.shape[0] == 5
+
+
+def test_a_short_source_is_padded_with_its_last_frame_and_the_edit_trimmed_back(pipe, prompt, source):
+    short = source[:3]
+    result = pipe(short, prompt=prompt, seed=3, **SMALL)
+    assert result.frames.shape == (3, 32, 32, 3) and result.source.shape == (3, 32, 32, 3)
+    assert result.canvas_latent.shape[2] == 3  # sampled at the model's 9 frames
+    assert result.plan.padded == 6 and "padded with 6 copies of its last frame" in result.plan.note()
+    padded_by_hand = torch.cat([short, short[-1:].expand(6, -1, -1, -1)])
+    full = pipe(padded_by_hand, prompt=prompt, seed=3, **SMALL)
+    torch.testing.assert_close(result.frames, full.frames[:3])
+
+
+def test_short_clip_shorten_samples_the_longest_4n_plus_1_the_source_holds(pipe, prompt, source):
+    result = pipe(source[:7], prompt=prompt, short_clip="shorten", **SMALL)
+    assert result.frames.shape[0] == 5 and result.canvas_latent.shape[2] == 2
+    assert result.plan.padded == 0 and result.plan.dropped == 2
 
 
 def test_sources_of_other_sizes_are_fitted(pipe, prompt):
@@ -95,7 +113,7 @@ def test_cancel_stops_within_a_step(pipe, prompt, source):
         seen = []
         with pytest.raises(CancelledError):
             pipe(source, prompt=prompt, callback=seen.append, cancel=lambda: len(seen) >= 2, width=32, height=32,
-                 steps=10)
+                 steps=10, max_frames=9)
     finally:
         del pipe.velocity_fn
     assert calls == [0, 1]
@@ -109,8 +127,8 @@ def test_first_frame_changes_the_result(pipe, prompt, source):
 
 @pytest.mark.parametrize("overrides,name", [
     (dict(width=30), "width"), (dict(height=20), "height"), (dict(num_frames=8), "frames"),
-    (dict(num_frames=13), "source"), (dict(steps=0), "steps"), (dict(sampler="ddim"), "sampler"),
-    (dict(shift=0), "shift"),
+    (dict(short_clip="loop"), "short_clip"), (dict(decode="half"), "decode"), (dict(steps=0), "steps"),
+    (dict(sampler="ddim"), "sampler"), (dict(shift=0), "shift"),
 ])
 def test_bad_inputs_are_named_before_any_model_work(pipe, prompt, source, overrides, name):
     options = {**SMALL, **overrides}
@@ -122,6 +140,8 @@ def test_bad_inputs_are_named_before_any_model_work(pipe, prompt, source, overri
 def test_missing_instruction_and_wrong_text_width(pipe, source):
     with pytest.raises(ReCoInputError, match="instruction"):
         pipe(source, **SMALL)
+    with pytest.raises(ReCoInputError, match="instruction"):
+        pipe(source, "   ", **SMALL)
     with pytest.raises(ReCoInputError, match="width 8"):
         pipe(source, prompt=Prompt(torch.zeros(1, 3, 8)), **SMALL)
 

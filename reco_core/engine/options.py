@@ -7,37 +7,48 @@ from dataclasses import dataclass, field, replace
 from .. import checks
 from ..errors import ReCoInputError
 from ..frames import RESIZE_MODES
+from ..lengths import SHORT_CLIP_MODES, ClipPlan, plan_clip
 from .schedule import SAMPLERS
 
-#: Wan's standard English negative prompt, as the ReCo diffusers script uses.
-WAN_NEGATIVE_PROMPT = (
-    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, "
-    "overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, "
-    "poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still "
-    "picture, messy background, three legs, many people in the background, walking backwards"
+#: The authors' negative prompt (inference_reco_single.py): Wan's standard English one without
+#: "style, works, paintings", which would push against every style instruction at cfg 5.
+RECO_NEGATIVE_PROMPT = (
+    "Bright tones, overexposed, static, blurred details, subtitles, images, static, overall gray, worst quality, "
+    "low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn "
+    "faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, "
+    "many people in the background, walking backwards"
 )
+
+#: "canvas": decode the whole [source | target] canvas and crop the target half (the authors' path);
+#: "target": decode only the target half's latent (half the decoder work, not the same pixels).
+DECODE_MODES = ("canvas", "target")
 
 
 @dataclass
 class EditOptions:
-    """How to edit. Defaults follow the paper's diffusers settings (UniPC, 30 steps, cfg 5, shift 5).
+    """How to edit. Defaults follow the authors' inference (Euler flow matching, 50 steps, shift 5, cfg 5,
+    their negative prompt, the whole canvas decoded, 81 frames with short clips padded).
 
-    `num_frames=None` takes the longest 4n+1 length the source holds, up to `max_frames`.
+    The model samples `num_frames` frames (None: `max_frames`); `short_clip` says what a shorter source
+    gets (see reco_core.lengths). UniPC with 30 steps (`sampler="unipc", steps=30`) is the faster choice of
+    the authors' diffusers conversion.
     """
 
     width: int = 832
     height: int = 480
     num_frames: int | None = None
     max_frames: int = 81
-    steps: int = 30
+    steps: int = 50
     cfg: float = 5.0
     shift: float = 5.0
-    sampler: str = "unipc"
+    sampler: str = "euler"
     seed: int = 0
-    negative_prompt: str = WAN_NEGATIVE_PROMPT
+    negative_prompt: str = RECO_NEGATIVE_PROMPT
     vace_strength: float = 1.0
     keep_source: bool = False
     resize_mode: str = "crop"
+    short_clip: str = "pad"
+    decode: str = "canvas"
     fps: float = 16.0
     extra: dict = field(default_factory=dict)
 
@@ -55,18 +66,24 @@ class EditOptions:
             raise ReCoInputError("sampler", f"{self.sampler!r} is not available", f"Use one of: {', '.join(SAMPLERS)}.")
         if self.resize_mode not in RESIZE_MODES:
             raise ReCoInputError("resize_mode", f"{self.resize_mode!r} is unknown", f"Use one of: {', '.join(RESIZE_MODES)}.")
+        if self.short_clip not in SHORT_CLIP_MODES:
+            raise ReCoInputError("short_clip", f"{self.short_clip!r} is unknown",
+                                 f"Use one of: {', '.join(SHORT_CLIP_MODES)}.")
+        if self.decode not in DECODE_MODES:
+            raise ReCoInputError("decode", f"{self.decode!r} is unknown", f"Use one of: {', '.join(DECODE_MODES)}.")
         checks.check_range(self.vace_strength, 0.0, 10.0, name="vace_strength")
         if self.fps <= 0:
             raise ReCoInputError("fps", f"{self.fps} is not positive", "Use the clip's frame rate, e.g. 16.")
         return self
 
-    def resolve_length(self, source_frames: int, *, source_name: str = "source", length_name: str = "frames") -> int:
-        """The clip length for a source of `source_frames` frames (checked against the source)."""
-        if self.num_frames is None:
-            checks.check_source_frames(source_frames, 1, name=source_name)
-            return min(checks.largest_valid_length(source_frames), self.max_frames)
-        checks.check_source_frames(source_frames, self.num_frames, name=source_name, length_name=length_name)
-        return self.num_frames
+    @property
+    def length(self) -> int:
+        """Frames the model samples."""
+        return self.max_frames if self.num_frames is None else self.num_frames
+
+    def plan_clip(self, source_frames: int, *, source_name: str = "source", length_name: str = "frames") -> ClipPlan:
+        """How a source of `source_frames` frames is fitted to the model's length (padded, cut or shortened)."""
+        return plan_clip(source_frames, self.length, self.short_clip, source_name=source_name, length_name=length_name)
 
     def updated(self, **changes) -> "EditOptions":
         return replace(self, **changes).validate()

@@ -1,8 +1,9 @@
 """ReCoPipeline: instruction-based video editing on diffusers' Wan VACE model.
 
-One call reads as the method does: check inputs, fit the source to the per-half size and a 4n+1
-length, build the [source | target] canvas and its VACE context, encode, denoise both halves with
-classifier-free guidance, and decode only the target half.
+One call reads as the authors' inference does: check inputs, fit the source to the per-half size and the
+model's 4n+1 length (a short clip padded with its last frame), build the [source | target] canvas and its
+VACE context (with ReCo_ref, a reference frame in front), encode, denoise both halves with
+classifier-free guidance, decode the whole canvas and crop the target half, and trim the padded frames.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Callable, Iterator
 
 import torch
 
-from .. import checks, layout
+from .. import checks, layout, reference as ref
 from ..errors import ReCoInputError
 from ..frames import fit_length, resize_frames, resize_masks
+from ..lengths import ClipPlan
 from ..masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
 from ..region import RegionAnchor, RegionOptions, RegionState, auto_region
 from .region_attention import RegionAttention, region_attention, select_layers
@@ -29,13 +31,16 @@ TEXT_LENGTH = 512
 
 @dataclass
 class EditResult:
-    """The edit (target half, [T, H, W, C] in 0..1), the source as edited, and the canvas latent."""
+    """The edit (target half, [T, H, W, C] in 0..1), the source as edited (both trimmed to the source's
+    own frames), the sampled canvas latent of the clip (without a reference frame, with padded frames), and
+    how the source was fitted (`plan`: padded or cut frames; `plan.note()` says it in words)."""
 
     frames: torch.Tensor
     source: torch.Tensor
     canvas_latent: torch.Tensor
     options: EditOptions
     region: torch.Tensor | None = None  # pixel mask [T, H, W] of the region used, when one was
+    plan: ClipPlan | None = None
 
     @property
     def side_by_side(self) -> torch.Tensor:
@@ -60,6 +65,13 @@ def pad_text(embeddings: torch.Tensor, length: int = TEXT_LENGTH) -> torch.Tenso
     return torch.cat([embeddings, padding], dim=1)
 
 
+def model_timestep(timestep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The timestep as the model receives it: in a 16-bit compute dtype it is rounded to that dtype, as the
+    authors' pipeline casts it (bf16 steps timesteps above 512 by 4: 995.93 becomes 996)."""
+    timestep = timestep.float()
+    return timestep.to(dtype).float() if dtype in (torch.bfloat16, torch.float16) else timestep
+
+
 def guided_velocity(transformer, prompt: Prompt, control: torch.Tensor, cfg: float, vace_strength: float = 1.0):
     """The guided velocity on the canvas: v = v_uncond + cfg * (v_cond - v_uncond) (v_cond alone when cfg is 1
     or there is no negative prompt). Runs in the transformer's dtype on its device, returns float32."""
@@ -72,7 +84,8 @@ def guided_velocity(transformer, prompt: Prompt, control: torch.Tensor, cfg: flo
 
     def predict(text: torch.Tensor, latents: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
         return transformer(
-            hidden_states=latents.to(device, dtype), timestep=timestep.expand(latents.shape[0]).to(device),
+            hidden_states=latents.to(device, dtype),
+            timestep=model_timestep(timestep, dtype).expand(latents.shape[0]).to(device),
             encoder_hidden_states=text, control_hidden_states=control, control_hidden_states_scale=scale,
             return_dict=False,
         )[0].float()
@@ -170,13 +183,17 @@ class ReCoPipeline:
 
     # ------------------------------------------------------------------------------------------- steps
 
-    def prepare_source(self, source: torch.Tensor, options: EditOptions) -> torch.Tensor:
-        """Resize the source to the per-half size and trim it to the clip length."""
+    def check_source(self, source: torch.Tensor) -> None:
         if source.ndim != 4 or source.shape[-1] not in (3, 4):
             raise ReCoInputError("source", f"has shape {tuple(source.shape)}, expected frames [T, H, W, 3]",
                                  "Read the clip with reco_core.video.read_video.")
-        length = options.resolve_length(source.shape[0])
-        frames = fit_length(source[..., :3].float(), length)
+
+    def prepare_source(self, source: torch.Tensor, options: EditOptions, plan: ClipPlan | None = None) -> torch.Tensor:
+        """Resize the source to the per-half size and fit it to the model's length (cut, or padded with copies
+        of its last frame as `plan` says)."""
+        self.check_source(source)
+        plan = plan or options.plan_clip(source.shape[0])
+        frames = fit_length(source[:plan.frames, ..., :3].float(), plan.length)
         return resize_frames(frames, options.width, options.height, options.resize_mode)
 
     def vace_conditioning(self, source: torch.Tensor, first_frame: torch.Tensor | None, options: EditOptions):
@@ -189,14 +206,33 @@ class ReCoPipeline:
         latents = layout.encode_vace_context(context, self.encode_frames)
         return latents.control(), latents.source_latent
 
+    def reference_conditioning(self, reference: torch.Tensor, control: torch.Tensor, options: EditOptions):
+        """ReCo_ref: the control with the encoded [white | reference] frame in front (inactive = its latent,
+        reactive = zeros, mask = 0), and that frame's noise [1, 16, 1, h, 2w]."""
+        canvas = ref.reference_canvas(reference, options.width, options.height)
+        latent = self.encode_frames(canvas)
+        control = ref.prepend_reference(latent, control, torch.zeros_like(latent))
+        return control, ref.reference_noise(tuple(latent.shape), self.device)
+
     def velocity_fn(self, prompt: Prompt, control: torch.Tensor, options: EditOptions):
         return guided_velocity(self.transformer, prompt, control, options.cfg, options.vace_strength)
 
-    def keep_source_anchor(self, source_latent: torch.Tensor, canvas_shape: torch.Size) -> Anchor:
-        """Hold the source half at the re-noised source latent at every step."""
+    def keep_source_anchor(self, source_latent: torch.Tensor, canvas_shape: torch.Size, lead_frames: int = 0) -> Anchor:
+        """Hold the source half at the re-noised source latent at every step (not the `lead_frames` latent
+        frames in front of the clip, e.g. a reference frame)."""
         clean = layout.join_latent(source_latent, source_latent)
         mask = layout.half_mask(tuple(canvas_shape), "source", device=source_latent.device)
+        if lead_frames:
+            clean = torch.cat([clean.new_zeros(*clean.shape[:2], lead_frames, *clean.shape[3:]), clean], dim=2)
+            mask[:, :, :lead_frames] = 0
         return FixedAnchor(clean=clean, mask=mask)
+
+    def decode_edit(self, latents: torch.Tensor, options: EditOptions) -> torch.Tensor:
+        """The target half of a sampled canvas latent [1, 16, F, h, 2w] as frames [T, H, W, C]: the whole canvas
+        decoded then cropped ("canvas", the authors' path), or only the target half's latent ("target")."""
+        if options.decode == "canvas":
+            return layout.split_canvas(self.decode_latents(latents))[1]
+        return self.decode_latents(layout.split_latent(latents)[1])
 
     # ------------------------------------------------------------------------------------------- call
 
@@ -208,6 +244,7 @@ class ReCoPipeline:
         options: EditOptions | None = None,
         prompt: Prompt | None = None,
         first_frame: torch.Tensor | None = None,
+        reference: torch.Tensor | None = None,
         anchor_fn: Callable | None = None,
         region: RegionOptions | None = None,
         mask: torch.Tensor | None = None,
@@ -218,22 +255,30 @@ class ReCoPipeline:
     ) -> EditResult:
         """Edit `source` frames [T, H, W, C] (0..1) by `instruction` (or ready-made `prompt` embeddings).
 
-        `region` constrains sampling to the edit region (found automatically, or given as `mask`, a pixel
-        mask [T or 1, H, W] of the source); `anchor_fn(source_latent, canvas_shape)` may return a custom
-        anchor instead; `callback` gets every step's StepInfo (progress and the x0 estimate); `cancel()`
-        is checked before every step and stops the run with CancelledError.
+        `reference` (an image [H, W, C]) is ReCo_ref's reference for "add this object" edits (use the ReCo_ref
+        LoRA with it); `region` constrains sampling to the edit region (found automatically, or given as
+        `mask`, a pixel mask [T or 1, H, W] of the source); `anchor_fn(source_latent, canvas_shape)` may return
+        a custom anchor instead; `callback` gets every step's StepInfo (progress and the x0 estimate);
+        `cancel()` is checked before every step and stops the run with CancelledError.
         """
         # 1. Check inputs before any heavy work.
         options = replace(options or EditOptions(), **overrides).validate()
         region = (region or RegionOptions()).validate()
-        if prompt is None and not instruction:
+        if prompt is None and not (instruction or "").strip():
             raise ReCoInputError("instruction", "is empty", 'Say what to change, e.g. "remove the dog".')
         if region.mode == "mask" and mask is None:
             raise ReCoInputError("mask", "is missing but region is \"mask\"", "Give a mask video, or use region auto.")
         if mask is not None:
             checks.check_mask_matches(mask.shape, source.shape)
-        # 2. Fit the source to the per-half size and a 4n+1 length.
-        source = self.prepare_source(source, options)
+        if reference is not None:
+            reference = ref.reference_image(reference)
+            if region.enabled:
+                raise ReCoInputError("region", f"{region.mode!r} cannot be combined with a reference image yet",
+                                     "Set region to off (the default) when you give a reference image.")
+        self.check_source(source)
+        plan = options.plan_clip(source.shape[0])
+        # 2. Fit the source to the per-half size and the model's length (a short clip is padded).
+        source = self.prepare_source(source, options, plan)
         # 3. Text.
         if prompt is None:
             prompt = self.encode_prompt(instruction, options.negative_prompt if options.cfg != 1 else None)
@@ -241,20 +286,25 @@ class ReCoPipeline:
         self._check_text_width(prompt)
         # 4. VACE context [source | grey] with mask [0 | 1] (first frame shown when given).
         control, source_latent = self.vace_conditioning(source, first_frame, options)
-        # 5. Noise for the whole canvas; both halves are denoised.
+        # 5. Noise for the whole canvas; both halves are denoised. ReCo_ref puts its frame in front of both.
         canvas_shape = (1, 16, control.shape[2], control.shape[3], control.shape[4])
         generator = torch.Generator("cpu").manual_seed(options.seed)
         noise = torch.randn(canvas_shape, generator=generator).to(self.device)
+        lead = 0
+        if reference is not None:
+            control, reference_noise = self.reference_conditioning(reference, control, options)
+            noise = torch.cat([reference_noise.to(noise), noise], dim=2)
+            lead = ref.REFERENCE_FRAMES
         anchor, state = None, RegionState(region)
         if region.mode == "mask":
-            state.region = pixel_to_latent_mask(self.prepare_mask(mask, source, options)).to(self.device)
+            state.region = pixel_to_latent_mask(self.prepare_mask(mask, source, options, plan)).to(self.device)
         if anchor_fn is not None:
-            anchor = anchor_fn(source_latent.to(self.device), torch.Size(canvas_shape))
+            anchor = anchor_fn(source_latent.to(self.device), noise.shape)
         elif region.enabled:
             anchor = RegionAnchor(layout.join_latent(source_latent, source_latent).to(self.device), state,
                                   options.keep_source)
         elif options.keep_source:
-            anchor = self.keep_source_anchor(source_latent.to(self.device), torch.Size(canvas_shape))
+            anchor = self.keep_source_anchor(source_latent.to(self.device), noise.shape, lead)
         # 6. Denoise with classifier-free guidance (region-aware attention when asked).
         scheduler = make_scheduler(options.sampler, options.steps, options.shift)
         attention = RegionAttention(block=region.attention)
@@ -275,16 +325,22 @@ class ReCoPipeline:
         with self._on_device(self.transformer), region_attention(self.transformer, attention, layers):
             latents = denoise(region_velocity, noise, scheduler, anchor=anchor, callback=on_step, cancel=cancel,
                               progress=progress)
-        # 7. Decode only the target half.
-        _, target_latent = layout.split_latent(latents)
-        frames = self.decode_latents(target_latent)
-        region_pixels = None if state.region is None else latent_to_pixel_mask(state.region.cpu(), frames.shape[0])
-        return EditResult(frames=frames, source=source, canvas_latent=latents.cpu(), options=options,
-                          region=region_pixels)
+        # 7. Drop the reference frame, decode (the whole canvas, then crop the target), trim the padded frames.
+        latents = latents[:, :, lead:]
+        frames = self.decode_edit(latents, options)[:plan.frames]
+        region_pixels = None
+        if state.region is not None:
+            region_pixels = latent_to_pixel_mask(state.region.cpu(), plan.length)[:plan.frames]
+        return EditResult(frames=frames, source=source[:plan.frames], canvas_latent=latents.cpu(), options=options,
+                          region=region_pixels, plan=plan)
 
-    def prepare_mask(self, mask: torch.Tensor, source: torch.Tensor, options: EditOptions) -> torch.Tensor:
+    def prepare_mask(self, mask: torch.Tensor, source: torch.Tensor, options: EditOptions,
+                     plan: ClipPlan | None = None) -> torch.Tensor:
         """A user's region mask [T or 1, H, W] of the source, fitted like the source; one half's pixels."""
         frames = source.shape[0]
         mask = mask.float()
-        mask = mask.expand(frames, -1, -1) if mask.shape[0] == 1 else fit_length(mask, frames)
+        if mask.shape[0] == 1:
+            mask = mask.expand(frames, -1, -1)
+        else:
+            mask = fit_length(mask[:plan.frames] if plan is not None else mask, frames)
         return (resize_masks(mask, options.width, options.height, options.resize_mode) > 0.5).float()
