@@ -56,6 +56,9 @@ class ComfyEncoders:
 class ComfyTrainer(Trainer):
     """The trainer with the base model from diffusion_models and core's models unloaded once cached."""
 
+    run_folder_input = "resume"
+    run_folder_fix = "Turn resume on to continue that run, or choose another lora_name."
+
     def load_models(self) -> Models:
         dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
         device = comfy.model_management.get_torch_device()
@@ -180,6 +183,7 @@ class ReCoTrainLoRA(io.ComfyNode):
                                progress=lambda step, total, terms: progress.update_absolute(step, total),
                                cache_progress=lambda done, total: progress.update_absolute(done, total),
                                cancel=comfy.model_management.processing_interrupted)
+        trainer.check_run_folder(resume)
         try:
             # ComfyUI runs nodes under inference mode; training needs autograd and ordinary tensors.
             with torch.inference_mode(False), torch.enable_grad():

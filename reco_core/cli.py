@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -15,15 +16,23 @@ from .errors import CancelledError, ReCoInputError
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
+EXIT_BROKEN_PIPE = 1
 DTYPE_NAMES = ("bf16", "fp16", "fp32")
 
 
 # ================================================================================================ parsing
 
 
+SHAPES_DEFAULTS_NOTE = ("--model shapes has its own defaults (its size and length, 4 Euler steps, shift 3, cfg 1, no "
+                        "negative prompt, LoRA strength 0.9), chosen for the miniature; any flag you give wins")
+
+
 def add_edit_parser(commands) -> None:
     edit = commands.add_parser("edit", help="edit a clip by an instruction",
-                               description="Edit a video by an instruction with ReCo (no mask to paint).")
+                               description="Edit a video by an instruction with ReCo (no mask to paint). The defaults "
+                               "are the authors' inference settings: Euler, 50 steps, shift 5, cfg 5, their negative "
+                               "prompt, 832x480 per half, 81 frames (a short clip padded with its last frame), the "
+                               f"whole canvas decoded. {SHAPES_DEFAULTS_NOTE}.")
     edit.add_argument("--source", required=True, help="the clip to edit: a video file (mp4, mov, webm, gif), a "
                       "folder of frames, or an image")
     edit.add_argument("--instruction", required=True, help='what to change, e.g. "remove the dog"')
@@ -31,35 +40,52 @@ def add_edit_parser(commands) -> None:
                       "folder for PNG frames")
     edit.add_argument("--model", default=None, help="the Wan2.1 VACE model: a single file (ComfyUI's "
                       "wan2.1_vace_1.3B_fp16.safetensors or the original), a diffusers folder, or \"shapes\" "
-                      "for the bundled miniature (no other files needed)")
+                      "for the bundled miniature (no other files needed; it has its own defaults, see above)")
     edit.add_argument("--vae", default=None, help="the Wan2.1 VAE file or diffusers folder (not needed with "
                       "--model shapes)")
     edit.add_argument("--text-encoder", default=None, help="folder of the UMT5 text encoder (transformers "
                       "format with its tokenizer)")
     edit.add_argument("--lora", action="append", default=[], metavar="FILE[:STRENGTH]",
                       help="a ReCo LoRA in any format (.ckpt release, DiffSynth, diffusers, ComfyUI, kohya); "
-                      "repeat to stack several; strength defaults to 1")
+                      "repeat to stack several; strength defaults to 1. With --model shapes your LoRA replaces "
+                      "the bundled one (strength defaults to the miniature's 0.9)")
+    edit.add_argument("--reference", default=None, help="ReCo_ref: an image of the object (or look) to add; it is "
+                      "letterboxed on white and given to the model as an extra frame before the clip. Use it "
+                      "with the ReCo_ref LoRA (ReCo_ref_rank256-2026_m4_version.ckpt)")
     edit.add_argument("--size", default=None, help="per-half size WIDTHxHEIGHT, multiples of 16 (default 832x480; "
                       "the model's own size with --model shapes)")
-    edit.add_argument("--frames", type=int, default=None, help="clip length, 4n+1 (default: the longest that "
-                      "fits the source, at most 81)")
+    edit.add_argument("--frames", type=int, default=None, help="frames the model samples, 4n+1 (default 81, the "
+                      "authors'; the model's own length with --model shapes). A longer clip gives its first "
+                      "frames; a shorter one is handled by --short-clip")
+    edit.add_argument("--short-clip", choices=("pad", "shorten"), default="pad", help="a clip shorter than "
+                      "--frames: pad repeats its last frame up to --frames and trims the padded frames from the "
+                      "edit (the authors' way, default); shorten samples the longest 4n+1 length it holds "
+                      "(faster, its last frames are left out)")
     edit.add_argument("--fps", type=float, default=None, help="resample the source to this frame rate first "
-                      "(default: keep the source's rate)")
-    edit.add_argument("--steps", type=int, default=None, help="sampling steps (default 30)")
+                      "(default: keep the source's rate; ReCo was trained at 16 fps)")
+    edit.add_argument("--steps", type=int, default=None, help="sampling steps (default 50, the authors'; 30 with "
+                      "--sampler unipc is the faster choice)")
     edit.add_argument("--cfg", type=float, default=None, help="classifier-free guidance scale (default 5; 1 "
                       "turns guidance off)")
     edit.add_argument("--shift", type=float, default=None, help="flow shift of the noise schedule (default 5)")
-    edit.add_argument("--sampler", choices=("unipc", "euler"), default=None, help="sampler (default unipc)")
-    edit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    edit.add_argument("--negative", default=None, help="negative prompt (default: Wan's standard one)")
+    edit.add_argument("--sampler", choices=("euler", "unipc"), default=None, help="sampler (default euler, the "
+                      "authors' flow-matching Euler; unipc with --steps 30 is their diffusers conversion, faster, "
+                      "possibly lower quality)")
+    edit.add_argument("--seed", type=int, default=0, help="random seed (default 0; 1 gives the authors' noise)")
+    edit.add_argument("--negative", default=None, help="negative prompt (default: the authors' one, Wan's "
+                      "standard prompt without \"style, works, paintings\")")
     edit.add_argument("--side-by-side", action="store_true", help="write source | edit side by side instead "
                       "of the edit alone")
     edit.add_argument("--keep-source", action="store_true", help="hold the source half at the re-noised source "
                       "at every step instead of denoising it too")
     edit.add_argument("--first-frame", default=None, help="an image of your own edit of the first frame; ReCo "
                       "propagates it through the clip")
-    edit.add_argument("--resize", choices=("crop", "pad", "stretch"), default="crop", help="how a source of "
-                      "another size is fitted (default crop)")
+    edit.add_argument("--resize", choices=("crop", "pad", "stretch", "nearest"), default="crop", help="how a "
+                      "source of another size is fitted: crop the centre (default), pad, stretch, or nearest "
+                      "(stretch with nearest-neighbour sampling, exactly the authors' script)")
+    edit.add_argument("--decode", choices=("canvas", "target"), default="canvas", help="canvas decodes the whole "
+                      "[source | target] canvas and crops the edit (the authors' path, default); target decodes "
+                      "only the target half (faster, slightly different pixels)")
     edit.add_argument("--dtype", choices=DTYPE_NAMES, default=None, help="transformer weights and compute "
                       "(default bf16 on GPU, fp32 on CPU)")
     edit.add_argument("--device", default=None, help="cuda, cuda:1, cpu, ... (default: cuda if available)")
@@ -67,8 +93,9 @@ def add_edit_parser(commands) -> None:
                       "device only while it works (less GPU memory)")
     edit.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (less memory)")
     edit.add_argument("--region", choices=("off", "auto", "mask"), default="off", help="region-constrained "
-                      "sampling: auto finds the edit region from the model's own estimates, mask takes it from "
-                      "--mask; the background outside it is held to the source (default off)")
+                      "sampling (ours, not the authors'): auto finds the edit region from the model's own "
+                      "estimates, mask takes it from --mask; the background outside it is held to the source "
+                      "(default off)")
     edit.add_argument("--mask", default=None, help="with --region mask: a mask video or image of the region to "
                       "edit, the source's size (white = edit)")
     edit.add_argument("--background", type=float, default=0.8, help="background lock strength 0..1 outside the "
@@ -81,7 +108,7 @@ def add_edit_parser(commands) -> None:
                       "source/target discrepancy (default: Otsu)")
     edit.add_argument("--detect-at", type=float, default=0.2, help="progress 0..1 at which the auto region is "
                       "read from the model's estimate (default 0.2)")
-    edit.add_argument("--quiet", action="store_true", help="no progress bars")
+    edit.add_argument("--quiet", action="store_true", help="no progress bars (ours and the libraries')")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,26 +176,59 @@ def run_train(args) -> int:
     from .train import Trainer, load_config
 
     config = load_config(args.config)
-    trainer = Trainer(config, args.out, progress=_train_progress(config.optim.steps))
-    path = trainer.train(resume=args.resume)
-    if trainer.accelerator.is_main_process:
-        print(f"LoRA written to {path}")
+    bars = TrainProgress()
+    trainer = Trainer(config, args.out, progress=bars.step, cache_progress=bars.cache, pairs_progress=bars.pairs)
+    trainer.check_run_folder(args.resume)
+    try:
+        path = trainer.train(resume=args.resume)
+    finally:
+        bars.close()
+    if not trainer.accelerator.is_main_process:
+        return 0
+    if trainer.stopped_early:
+        print(f"stopped at step {trainer.step} of {config.optim.steps}: checkpoint saved in {Path(args.out)}; "
+              f"continue with --resume (the LoRA so far: {path})", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"LoRA written to {path}")
     return 0
 
 
-def _train_progress(total: int):
-    from tqdm import tqdm
+class TrainProgress:
+    """One bar per stage before and during training: making pairs, caching latents, training steps. Each bar
+    starts when its stage does, so the time spent before step 1 does not enter the steps' rate and ETA."""
 
-    bar = tqdm(total=total, desc="training", unit="step", dynamic_ncols=True)
+    def __init__(self):
+        self.bars: dict[str, object] = {}
 
-    def update(step: int, steps: int, terms: dict) -> None:
-        bar.n = step
-        bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k in ("loss", "flow", "latent", "attn")})
-        bar.refresh()
-        if step >= steps:
+    def _bar(self, name: str, total: int, unit: str, initial: int = 0):
+        from tqdm import tqdm
+
+        if name not in self.bars:
+            self.close()
+            self.bars[name] = tqdm(total=total, initial=initial, desc=name, unit=unit, dynamic_ncols=True)
+        return self.bars[name]
+
+    def pairs(self, done: int, total: int) -> None:
+        self._advance(self._bar("making pairs", total, "pair"), done)
+
+    def cache(self, done: int, total: int) -> None:
+        self._advance(self._bar("caching latents", total, "pair"), done)
+
+    def step(self, step: int, steps: int, terms: dict) -> None:
+        bar = self._bar("training", steps, "step", initial=step - 1)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in terms.items() if k in ("loss", "flow", "latent", "attn")},
+                        refresh=False)
+        self._advance(bar, step)
+
+    @staticmethod
+    def _advance(bar, done: int) -> None:
+        if done > bar.n:
+            bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
             bar.close()
-
-    return update
+        self.bars.clear()
 
 
 def run_edit(args) -> int:
@@ -202,7 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`reco lora info FILE | head`): stop quietly, as command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ReCoInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -23,10 +24,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        give_default_mode(tmp_path)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def give_default_mode(path: str | os.PathLike) -> None:
+    """mkstemp and mkdtemp make private files (0600) and folders (0700); before one is renamed into place it gets
+    the mode a new file or folder gets (0666 or 0777 less the umask)."""
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~current_umask())
+
+
+def safe_file_name(text: str) -> str:
+    """`text` as a file name that works everywhere: anything but letters, digits, '.', '_' and '-' becomes '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text).strip(".") or "_"
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -27,7 +27,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ReCoInputError
 from .frames import from_uint8, to_uint8
-from .fsutil import atomic_path
+from .fsutil import atomic_path, give_default_mode
 
 DEFAULT_FPS = 16.0
 """Frame rate given to inputs that carry none (image folders, single images): Wan2.1's native rate."""
@@ -463,6 +463,7 @@ def _write_png_folder(folder: Path, frames: torch.Tensor) -> None:
     try:
         for index, frame in enumerate(_iter_uint8_frames(frames)):
             _save_png(staging / FRAME_PATTERN.format(index), frame)
+        give_default_mode(staging)
         _swap_in_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

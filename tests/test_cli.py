@@ -54,17 +54,46 @@ def test_side_by_side_lora_keep_source_and_first_frame(files, tmp_path):
     lora_path = lora_lib.save_lora(lora_lib.LoRA(modules), tmp_path / "lora.safetensors", fmt="kohya")
     out = tmp_path / "pair.mp4"
     code = main(edit_args(files, out, "--side-by-side", "--keep-source", "--lora", f"{lora_path}:0.5",
-                          "--first-frame", str(files / "first.png"), "--sampler", "euler", "--fps", "8"))
+                          "--first-frame", str(files / "first.png"), "--sampler", "unipc", "--fps", "8",
+                          "--frames", "9"))
     assert code == 0
     info = probe_video(out)
     assert (info.width, info.height) == (64, 32) and info.fps == pytest.approx(8, rel=1e-3)
-    assert info.num_frames == 5  # 9 frames at 12 fps are 6 at 8 fps: the longest 4n+1 is 5
+    assert info.num_frames == 6  # 9 frames at 12 fps are 6 at 8 fps: padded to 9 for the model, trimmed back
+
+
+def test_a_short_clip_is_padded_to_the_model_length_and_the_note_says_so(files, tmp_path, capsys):
+    out = tmp_path / "edit.mp4"
+    assert main(edit_args(files, out, "--frames", "13")) == 0
+    assert probe_video(out).num_frames == 9, "every source frame, none of the padding"
+    error = capsys.readouterr().err
+    assert "note: --source has 9 frames, fewer than the 13 sampled: padded with 4 copies of its last frame" in error
+
+
+def test_short_clip_shorten_and_target_decode(files, tmp_path, capsys):
+    out = tmp_path / "edit.mp4"
+    assert main(edit_args(files, out, "--frames", "13", "--short-clip", "shorten", "--decode", "target")) == 0
+    assert probe_video(out).num_frames == 9  # the longest 4n+1 in 9 frames is 9 itself
+    assert main(edit_args(files, tmp_path / "seven.mp4", "--frames", "13", "--short-clip", "shorten", "--fps", "8")) == 0
+    assert probe_video(tmp_path / "seven.mp4").num_frames == 5
+    assert "the last 1 are left out" in capsys.readouterr().err
+
+
+def test_reference_image_runs_reco_ref(files, tmp_path):
+    write_image(tmp_path / "hat.png", torch.rand(40, 20, 3, generator=torch.Generator().manual_seed(1)))
+    plain, referenced = tmp_path / "plain", tmp_path / "ref"
+    assert main(edit_args(files, plain, "--frames", "5", "--seed", "3")) == 0
+    assert main(edit_args(files, referenced, "--frames", "5", "--seed", "3", "--reference", str(tmp_path / "hat.png"))) == 0
+    a, b = read_video(plain).frames, read_video(referenced).frames
+    assert a.shape == b.shape == (5, 32, 32, 3) and (a - b).abs().max() > 1 / 255
 
 
 @pytest.mark.parametrize("change,name,fragment", [
     (["--size", "30x32"], "--size width", "Use 16 or 32"),
     (["--frames", "8"], "--frames", "Use 5 or 9"),
-    (["--frames", "13"], "--source", "Set --frames to 9"),
+    (["--instruction", "   "], "--instruction", "is empty"),
+    (["--reference", "hat.png", "--region", "auto"], "--region", "--reference"),
+    (["--reference", "missing.png"], "--reference", "missing.png"),
     (["--source", "missing.mp4"], "--source", "missing.mp4"),
     (["--model", "nowhere.safetensors"], "--model", "does not exist"),
     (["--lora", "nope.safetensors"], "--lora", "does not exist"),
@@ -131,8 +160,20 @@ def test_module_entry_point_help_explains_every_flag():
                             check=True)
     for flag in ("--source", "--instruction", "--out", "--model", "--vae", "--text-encoder", "--lora", "--size",
                  "--frames", "--steps", "--cfg", "--shift", "--seed", "--side-by-side", "--keep-source",
-                 "--first-frame"):
+                 "--first-frame", "--reference", "--short-clip", "--decode"):
         assert flag in result.stdout
+    text = " ".join(result.stdout.split())
+    assert "--model shapes has its own defaults" in text and "Euler, 50 steps, shift 5, cfg 5" in text
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    path = lora_lib.save_lora(_random_lora(), tmp_path / "in.safetensors")
+    process = subprocess.Popen([sys.executable, "-m", "reco_core", "lora", "info", str(path), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # like `| head` that has read what it wanted
+    _, stderr = process.communicate(timeout=120)
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr
+    assert process.returncode == 1
 
 
 def test_region_auto_writes_the_region_as_a_mask_video_next_to_the_edit(files, tmp_path):
@@ -148,7 +189,7 @@ def test_region_mask_mode_reads_the_mask(files, tmp_path):
     mask[:, 4:16, 10:30] = 1
     write_video(tmp_path / "mask.mp4", mask, fps=12)
     out = tmp_path / "edit.mp4"
-    assert main(edit_args(files, out, "--region", "mask", "--mask", str(tmp_path / "mask.mp4"))) == 0
+    assert main(edit_args(files, out, "--region", "mask", "--mask", str(tmp_path / "mask.mp4"), "--frames", "9")) == 0
     assert (tmp_path / "edit_region.mp4").is_file()
 
 

@@ -209,6 +209,17 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
     assert "evil.ckpt" in str(error.value)
 
 
+@pytest.mark.parametrize("content", [os.urandom(4096)[:1] + b"\x00" + os.urandom(4000), b""])
+def test_random_bytes_named_ckpt_are_called_what_they_are_not_a_pickle(tmp_path, content):
+    path = tmp_path / "download.ckpt"
+    path.write_bytes(b"\x13" + content if content else content)
+    with pytest.raises(ReCoLoRAError) as error:
+        lora_lib.load_lora(path)
+    message = str(error.value)
+    assert "neither safetensors nor a torch checkpoint" in message and "would run code" not in message
+    assert ("is empty" if not content else "starts with the bytes 13") in message
+
+
 @pytest.mark.parametrize("content,match", [(b"hello world", "neither safetensors"), (None, "does not exist")])
 def test_unreadable_or_missing_files(tmp_path, content, match):
     path = tmp_path / "x.safetensors"

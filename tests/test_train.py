@@ -197,6 +197,56 @@ def test_sample_edits_are_rendered(tmp_path):
     from reco_core.video import probe_video
 
     assert probe_video(video).width == 64  # source | edit
+    assert ":" not in video.name, "pair names like train.jsonl:1 make file names Windows and zip tools refuse"
+
+
+def test_a_folder_that_holds_a_run_is_never_trained_over(tmp_path):
+    config = config_from_dict(tiny_config(optim={"steps": 2}))
+    out = tmp_path / "run"
+    Trainer(config, out, models=tiny_models()).train()
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    with pytest.raises(ReCoInputError) as error:
+        Trainer(config, out, models=tiny_models()).check_run_folder(resume=False)
+    assert error.value.input_name == "--out" and "step 2" in str(error.value) and "--resume" in str(error.value)
+    Trainer(config, out, models=tiny_models()).check_run_folder(resume=True)  # continuing it is fine
+    Trainer(config, tmp_path / "new", models=tiny_models()).check_run_folder(resume=False)
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+
+
+def test_train_into_a_finished_run_folder_is_refused_before_anything_is_written(tmp_path, model_files):
+    config = write_config(tmp_path / "run.toml", model_files, steps=1)
+    out = tmp_path / "run"
+    subprocess.run(train_command(config, out), env=run_env(), check=True, capture_output=True)
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*")}
+    result = subprocess.run(train_command(config, out), env=run_env(), capture_output=True, text=True)
+    assert result.returncode == 2 and "already holds a training run" in result.stderr
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*")} == before
+
+
+def test_resume_with_nothing_to_resume_says_so_and_starts_at_step_0(tmp_path, caplog):
+    config = config_from_dict(tiny_config(optim={"steps": 1}))
+    with caplog.at_level("WARNING", logger="reco_core.train.trainer"):
+        trainer = Trainer(config, tmp_path / "fresh", models=tiny_models())
+        trainer.train(resume=True)
+    assert trainer.step == 1
+    assert any("no checkpoint" in record.getMessage() for record in caplog.records)
+
+
+def test_the_command_line_shows_each_stage_and_times_steps_from_the_first_one(monkeypatch):
+    from reco_core.cli import TrainProgress
+
+    bars = TrainProgress()
+    bars.pairs(2, 4)
+    assert list(bars.bars) == ["making pairs"]
+    bars.cache(1, 4)
+    assert list(bars.bars) == ["caching latents"], "a stage's bar closes when the next one starts"
+    time.sleep(0.05)
+    before_step = time.time()
+    bars.step(5, 20, {"loss": 0.5, "lr": 1.0})  # resumed at step 4: the bar starts at 4 and counts from now
+    training = bars.bars["training"]
+    assert training.n == 5 and training.start_t >= before_step
+    assert training.format_dict["initial"] == 4
+    bars.close()
 
 
 # --------------------------------------------------------------------------------------- subprocess runs
@@ -291,11 +341,12 @@ def test_ctrl_c_saves_a_checkpoint_first(tmp_path, model_files):
     wait_for(lambda: (out / "metrics.jsonl").is_file() and (out / "metrics.jsonl").read_text().count("\n") >= 2,
              300, process)
     process.send_signal(signal.SIGINT)
-    process.communicate(timeout=120)
-    assert process.returncode == 0
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, "a stopped run is not a finished one"
     (checkpoint,) = (out / "checkpoints").iterdir()
     step = json.loads((checkpoint / "state.json").read_text())["step"]
     assert step >= 2 and (out / "reco_lora.safetensors").is_file()
+    assert f"stopped at step {step} of 100000" in stderr and "--resume" in stderr
 
 
 def test_two_processes_finish_with_identical_weights(tmp_path, model_files):

@@ -30,6 +30,30 @@ def _is_safetensors(path: Path) -> bool:
     return len(head) == 9 and head[8:9] == b"{"
 
 
+ZIP_MAGIC = b"PK\x03\x04"   # torch.save's default format is a zip archive
+PICKLE_PROTOCOL = b"\x80"     # a legacy torch.save file is a pickle: protocol 2+ starts with 0x80
+
+
+def _torch_file_kind(path: Path) -> str | None:
+    """"zip" or "pickle" for a file torch.save could have written, None for anything else (first bytes only)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head == ZIP_MAGIC:
+        return "zip"
+    if head[:1] == PICKLE_PROTOCOL and len(head) > 1 and 2 <= head[1] <= 5:
+        return "pickle"
+    return None
+
+
+def _not_a_checkpoint(path: Path) -> ReCoLoRAError:
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    what = "is empty" if not head else f"starts with the bytes {head.hex(' ')}"
+    return ReCoLoRAError(str(path), f"is not a LoRA file: neither safetensors nor a torch checkpoint (it {what})",
+                         "Download it again (it may be damaged or an HTML error page), or give a .safetensors or "
+                         ".ckpt/.pt LoRA file.")
+
+
 def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
     """Flatten nested dicts of tensors ({"state_dict": {...}}) into dotted keys; other leaves are dropped."""
     flat: dict[str, torch.Tensor] = {}
@@ -55,6 +79,8 @@ def read_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
         except Exception as error:  # safetensors raises several types for damaged files
             raise ReCoLoRAError(str(path), f"is not a readable safetensors file ({error})",
                                 "Download it again; the file may be truncated.") from error
+    if _torch_file_kind(path) is None:
+        raise _not_a_checkpoint(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:

@@ -34,12 +34,27 @@ def check_components(transformer: str, vae: str, text_encoder: str | None) -> No
         require_file(text_encoder, "--text-encoder", "UMT5 text encoder folder")
 
 
-def load_components(transformer: str, vae: str, text_encoder: str | None, *, dtype: torch.dtype = torch.bfloat16,
-                    device: str = "cpu"):
-    """(transformer, vae, text encoder or None), loaded offline from local files."""
+def edit_defaults(transformer: str) -> dict:
+    """The edit settings a model has of its own (EditOptions fields): the miniature's for "shapes" (its size,
+    length, sampler and guidance), none for a real Wan model (EditOptions' defaults are the authors')."""
     if transformer == SHAPES:
-        from ..shapes.model import load_shapes_model
+        from ..shapes.model import SHAPES_EDIT_DEFAULTS
 
+        return dict(SHAPES_EDIT_DEFAULTS)
+    return {}
+
+
+def load_components(transformer: str, vae: str, text_encoder: str | None, *, dtype: torch.dtype = torch.bfloat16,
+                    device: str = "cpu", bundled_lora: bool = True):
+    """(transformer, vae, text encoder or None), loaded offline from local files.
+
+    For "shapes", `bundled_lora=False` leaves the miniature's own ReCo LoRA out (to apply another instead).
+    """
+    if transformer == SHAPES:
+        from ..shapes.model import load_shapes_base, load_shapes_model
+
+        if not bundled_lora:
+            return load_shapes_base(dtype=dtype, device=device)
         return load_shapes_model(dtype=dtype, device=device)
     check_components(transformer, vae, text_encoder)
     model = load_transformer(transformer, dtype=dtype, device=device, input_name="--model")

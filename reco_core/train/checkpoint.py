@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..fsutil import save_safetensors
+from ..fsutil import give_default_mode, save_safetensors
 
 PREFIX = "step-"
 
@@ -64,6 +64,7 @@ def save_checkpoint(folder: Path, step: int, lora: dict[str, torch.Tensor], opti
         (staging / "state.json").write_text(json.dumps({"step": step, **(extra or {})}, indent=2))
         if final.exists():
             shutil.rmtree(final)
+        give_default_mode(staging)
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -24,8 +24,8 @@ from ..engine.denoise import denoise
 from ..engine.pipeline import Prompt, guided_velocity
 from ..engine.region_attention import RegionAttention, region_attention, select_layers
 from ..engine.schedule import make_scheduler, shift_sigmas
-from ..errors import CancelledError
-from ..fsutil import atomic_write_text
+from ..errors import CancelledError, ReCoInputError
+from ..fsutil import atomic_write_text, safe_file_name
 from ..lora import LoRA, save_lora
 from ..losses import (attention_region_loss, flow_matching_loss, latent_region_loss, masked_flow_matching_loss,
                       one_step_x0)
@@ -54,10 +54,15 @@ class Models:
 class Trainer:
     """Trains a ReCo LoRA. Override the hooks to change one part (models, noise, loss, samples)."""
 
+    #: How the run folder is named to the user, and how to continue a run already in it (a front end's words).
+    run_folder_input = "--out"
+    run_folder_fix = "Continue it with --resume, or give another --out folder."
+
     def __init__(self, config: TrainConfig, out_dir: str | Path, *, models: Models | None = None,
                  encoders: Encoders | None = None, accelerator=None, lora_path: str | Path | None = None,
                  progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None,
-                 cache_progress: Callable[[int, int], None] | None = None):
+                 cache_progress: Callable[[int, int], None] | None = None,
+                 pairs_progress: Callable[[int, int], None] | None = None):
         self.config = config
         self.out_dir = Path(out_dir)
         self.lora_path = Path(lora_path) if lora_path else self.out_dir / f"{config.output.name}.safetensors"
@@ -65,9 +70,11 @@ class Trainer:
         self.encoders = encoders
         self.progress = progress
         self.on_cache_progress = cache_progress
+        self.on_pairs_progress = pairs_progress
         self.cancel = cancel
         self.accelerator = accelerator
         self.stop_requested = False
+        self.stopped_early = False
         self.plans: list[PairPlan] = []
         self.cache_paths: list[Path] = []
         self.attention_state = RegionAttention()
@@ -95,6 +102,11 @@ class Trainer:
             self.on_cache_progress(done, total)
         elif done == total or done % max(1, total // 10) == 0:
             logger.info("latent cache: %d/%d pairs", done, total)
+
+    def pairs_progress(self, done: int, total: int) -> None:
+        """Called after every generated training pair (data.generate_shapes), before the cache is built."""
+        if self.on_pairs_progress is not None:
+            self.on_pairs_progress(done, total)
 
     def make_encoders(self) -> Encoders:
         from .encoders import DiffusersEncoders
@@ -215,7 +227,7 @@ class Trainer:
                 latents = denoise(guided_velocity(transformer, prompt, control, output.sample_cfg), noise, scheduler)
                 source, target = layout.split_latent(latents)
                 frames = torch.cat([self.encoders.decode_video(source), self.encoders.decode_video(target)], dim=2)
-                write_video(folder / f"{index:02d}_{pair.name.replace('/', '_')}.mp4", frames, self.config.data.fps)
+                write_video(folder / f"{index:02d}_{safe_file_name(pair.name)}.mp4", frames, self.config.data.fps)
         finally:
             self.attention_state.collect = state
             transformer.train(was_training)
@@ -233,7 +245,8 @@ class Trainer:
             manifest = folder / "train.jsonl"
             # The main process writes the pairs; the other ranks wait and read them (two writers race on renames).
             if self.accelerator.is_main_process and not manifest.is_file():
-                export_dataset(folder, "train", data.generate_shapes, world)
+                export_dataset(folder, "train", data.generate_shapes, world, callback=self.pairs_progress,
+                               cancel=self.cancel)
             self.accelerator.wait_for_everyone()
             records = read_manifest(manifest)
         elif data.manifest:
@@ -270,6 +283,8 @@ class Trainer:
         from accelerate import Accelerator
 
         optim = self.config.optim
+        if resume and ckpt.latest_checkpoint(self.out_dir / "checkpoints") is None:
+            logger.warning("resume: no checkpoint in %s yet; starting at step 0", self.out_dir / "checkpoints")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         # cpu=True lets torchrun / accelerate launch run several CPU processes (gloo) where there is no GPU.
         self.accelerator = self.accelerator or Accelerator(gradient_accumulation_steps=optim.gradient_accumulation,
@@ -317,6 +332,17 @@ class Trainer:
             logger.info("resumed from %s at step %d", found.path, found.step)
         self.model, self.optimizer = accelerator.prepare(transformer, self.optimizer)
 
+    def check_run_folder(self, resume: bool) -> None:
+        """For front ends, before training: a folder that holds a run is continued with resume, never trained
+        over (that would mix two runs' checkpoints, metrics and LoRA)."""
+        if resume:
+            return
+        found = ckpt.latest_checkpoint(self.out_dir / "checkpoints")
+        if found is not None or (self.out_dir / "metrics.jsonl").is_file() or self.lora_path.is_file():
+            held = f"checkpoints up to step {found.step}" if found is not None else "a finished run"
+            raise ReCoInputError(self.run_folder_input, f"{self.out_dir} already holds a training run ({held})",
+                                 self.run_folder_fix)
+
     @property
     def prepared(self) -> bool:
         return hasattr(self, "model")
@@ -362,6 +388,7 @@ class Trainer:
                         raise FloatingPointError(f"loss became {totals} at step {self.step}; lower optim.learning_rate")
                     self._after_step(log, totals, time.time() - started)
                     if self.stop_requested:
+                        self.stopped_early = self.step < optim.steps
                         break
         finally:
             if previous_handler is not None:
