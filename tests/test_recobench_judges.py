@@ -242,6 +242,9 @@ def test_bad_edit_flags_are_named(bench, capsys):
     assert "--out" in capsys.readouterr().err
     assert main(bench_args(bench, "--edit", "--steps 2 --frames 5")) == 2
     assert "no --model" in capsys.readouterr().err
+    assert main(["bench", "reco", "--shapes", "--count", "1", "--task", "add", "--edits", str(bench / "shapes"),
+                 "--edit", "--model shapes", "--prompt", "caption"]) == 2
+    assert "--prompt" in capsys.readouterr().err and not (bench / "shapes").exists()
 
 
 def test_a_server_error_is_retried_after_a_backoff(tmp_path, server):

@@ -86,6 +86,9 @@ def make_edits(bench, tasks: list[str], edits: str | Path, flags: str, *, prompt
         raise ReCoInputError("--prompt", f"{prompt!r} is not a choice", f"Use one of: {', '.join(PROMPT_CHOICES)}.")
     argv, edits = edit_argv(flags), Path(edits)
     shapes = isinstance(bench, ShapesBench)
+    if shapes and prompt == "caption":
+        raise ReCoInputError("--prompt", "caption needs the authors' captions, which the shapes world has not",
+                             "Use --prompt instruction with --shapes.")
     todo = [item for task in tasks for item in unique_items(bench.items(task))
             if find_clip(edits, item.video_name) is None]
     captions = {task: read_target_captions(bench.bench_dir, task) for task in tasks} if prompt == "caption" else {}
