@@ -1,8 +1,8 @@
 """Making the edits a benchmark asks for, with any model `python -m reco_core edit` loads.
 
-The edit flags are parsed by the `edit` command's own parser and every clip is checked by its own
-`prepare_job`, so defaults, checks and model loading are the edit command's. The model is loaded once
-for all clips. Each edit is written under the name the authors' step 1 expects (`<edits>/<name>.mp4`;
+The edit flags are parsed by the `edit` command's own parser, every clip is checked by its own
+`prepare_job` and the models come from its `load_models`, so defaults, checks and LoRA handling are the
+edit command's. The models are loaded once for all clips. Each edit is written under the name the authors' step 1 expects (`<edits>/<name>.mp4`;
 in the shapes world a folder of PNG frames, so the ground-truth judge measures the model, not a codec),
 and the source as the model saw it (resized, trimmed) goes to `<edits>/model_sources/` for the judge.
 A clip that already has an edit is skipped, so an interrupted run resumes.
@@ -61,14 +61,10 @@ def _edit_prompt(item: BenchItem, prompt: str, captions: dict[str, str]) -> str:
 
 
 def _load_pipeline(args, job):
+    from ..edit_command import load_models
     from ..engine.pipeline import ReCoPipeline
-    from ..lora import apply_lora
-    from ..models.bundle import load_components
 
-    transformer, vae, text_encoder = load_components(args.model, args.vae, args.text_encoder, dtype=job.dtype)
-    for index, (lora, strength) in enumerate(job.loras):
-        apply_lora(transformer, lora, strength=strength, adapter_name=f"lora_{index}")
-    pipeline = ReCoPipeline(transformer, vae, text_encoder, device=job.device, offload=args.offload)
+    pipeline = ReCoPipeline(*load_models(args, job), device=job.device, offload=args.offload)
     if args.vae_tiling:
         pipeline.enable_vae_tiling()
     return pipeline
@@ -108,7 +104,7 @@ def make_edits(bench, tasks: list[str], edits: str | Path, flags: str, *, prompt
         job = prepare_job(args)
         pipeline = pipeline or _load_pipeline(args, job)
         result = pipeline(job.source.frames, args.instruction, options=job.options, first_frame=job.first_frame,
-                          region=job.region, mask=job.mask, progress=step_progress,
+                          reference=job.reference, region=job.region, mask=job.mask, progress=step_progress,
                           cancel=None if cancel is None else cancel.is_set)
         write_video(job.out, result.frames, job.options.fps)
         seen = edits / MODEL_SOURCES_DIR / item.source
