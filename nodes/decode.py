@@ -6,18 +6,34 @@ import torch
 from comfy_api.latest import io
 
 from ..reco_core import layout
+from ..reco_core.engine.options import DECODE_MODES
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import fit_length, resize_frames
 from . import previews
-from .common import CATEGORY, decode_frames
+from .common import CATEGORY, advanced, decode_frames
+from .in_context import FRAMES_KEY, REFERENCE_KEY
 
 
-def split_canvas_latent(samples: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def clip_latent(samples: dict) -> torch.Tensor:
+    """The sampled canvas latent [1, 16, F, h, 2w] of the clip: without ReCo_ref's reference frame in front."""
     latent = samples["samples"]
     if latent.ndim != 5 or latent.shape[-1] % 2:
         raise ReCoInputError("samples", f"is not a ReCo canvas latent (shape {tuple(latent.shape)})",
                              "Connect the LATENT that a sampler made from ReCo In-Context Edit's latent.")
-    return layout.split_latent(latent)
+    return latent[:, :, int(samples.get(REFERENCE_KEY) or 0):]
+
+
+def split_canvas_latent(samples: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    return layout.split_latent(clip_latent(samples))
+
+
+def decode_halves(vae, latent: torch.Tensor, decode: str, need_source: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(source half or None, target half) as frames. "canvas" decodes the whole canvas and crops (the authors'
+    path: the decoder's convolutions and attention see across the seam); "target" decodes the target latent."""
+    if decode == "canvas":
+        return layout.split_canvas(decode_frames(vae, latent))
+    source_latent, target_latent = layout.split_latent(latent)
+    return (decode_frames(vae, source_latent) if need_source else None), decode_frames(vae, target_latent)
 
 
 def comparison(source: torch.Tensor, edited: torch.Tensor) -> torch.Tensor:
@@ -27,6 +43,15 @@ def comparison(source: torch.Tensor, edited: torch.Tensor) -> torch.Tensor:
     return layout.build_canvas(source.to(edited), edited)
 
 
+def trim_notes(samples: dict, decoded_frames: int, kept: int) -> list[str]:
+    notes = []
+    if samples.get(REFERENCE_KEY):
+        notes.append("the reference frame in front of the clip (ReCo_ref) is dropped before decoding.")
+    if kept < decoded_frames:
+        notes.append(f"{decoded_frames - kept} padded frames trimmed: the edit has the source's {kept} frames.")
+    return notes
+
+
 class ReCoDecode(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -34,14 +59,20 @@ class ReCoDecode(io.ComfyNode):
             node_id="ReCoDecode",
             display_name="ReCo Decode",
             category=CATEGORY,
-            description="Decodes only the target (right) half of a sampled ReCo canvas: the edited clip. Also "
-                        "returns a before/after comparison, source on the left, edit on the right.",
+            description="Decodes a sampled ReCo canvas and keeps the target (right) half: the edited clip, with "
+                        "the frames that padded a short source trimmed and ReCo_ref's reference frame dropped. "
+                        "Also returns a before/after comparison, source on the left, edit on the right.",
             inputs=[
                 io.Vae.Input("vae", tooltip="The Wan2.1 VAE."),
                 io.Latent.Input("samples", tooltip="The sampled canvas LATENT (from KSampler or ReCo Sampler)."),
                 io.Image.Input("source", optional=True,
                                tooltip="Optional: the original clip, for the comparison. Without it the model's "
                                        "source half is decoded instead."),
+                advanced(io.Combo.Input("decode", options=list(DECODE_MODES), default="canvas", optional=True,
+                                        tooltip="canvas: decode the whole [source | target] canvas and crop the "
+                                                "edit (the authors' path). target: decode only the target half, "
+                                                "about half the decoding time, slightly different pixels near "
+                                                "the seam.")),
             ],
             outputs=[
                 io.Image.Output(display_name="edited", tooltip="The edited clip, one half wide."),
@@ -50,8 +81,11 @@ class ReCoDecode(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, vae, samples, source=None) -> io.NodeOutput:
-        source_latent, target_latent = split_canvas_latent(samples)
-        edited = decode_frames(vae, target_latent)
-        before = decode_frames(vae, source_latent) if source is None else source
-        return previews.with_compare_ui(io.NodeOutput(edited, comparison(before, edited)))
+    def execute(cls, vae, samples, source=None, decode="canvas") -> io.NodeOutput:
+        decoded_source, edited = decode_halves(vae, clip_latent(samples), decode, need_source=source is None)
+        decoded = edited.shape[0]
+        kept = min(decoded, int(samples.get(FRAMES_KEY) or decoded))
+        edited = edited[:kept].contiguous()
+        before = decoded_source[:kept] if source is None else source
+        return previews.with_compare_ui(io.NodeOutput(edited, comparison(before, edited)),
+                                        trim_notes(samples, decoded, kept))

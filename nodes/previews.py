@@ -3,9 +3,14 @@
 After a run, ReCoDecode and ReCoSampler write small VP9 .webm clips to ComfyUI's temp folder (emptied at every
 start) and name them in their `ui` dict; the front end hands that dict to the node's `onExecuted`:
 
-    ReCoDecode:  {"reco_compare": [{"source": FILE, "edit": FILE, "fps", "frames", "width", "height"}]}
+    ReCoDecode:  {"reco_compare": [{"source": FILE, "edit": FILE, "fps", "frames", "width", "height"}],
+                  "reco_notes": [TEXT, ...]}
     ReCoSampler: {"reco_region": [{"preview": FILE, "mask": FILE, "fps", "frames", "width", "height",
                                    "coverage", "region"}]}
+    ReCoInContext: {"reco_notes": [TEXT, ...]}
+
+`reco_notes` are sentences on what a node did to fit its input (a short clip padded, padded frames or a
+reference frame dropped); the list is sent empty when there is nothing to say, so the viewer clears old notes.
 
 FILE is core's {"filename", "subfolder", "type": "temp"} record, served by GET /view. The clips of one entry
 share their size, frame count and rate. `width`/`height` are the clip's own size (one half of the canvas); the
@@ -36,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 COMPARE_KEY = "reco_compare"
 REGION_KEY = "reco_region"
+NOTES_KEY = "reco_notes"
 PREVIEW_FPS = 16.0  # Wan2.1's native rate: the nodes are not told the clip's own
 PREVIEW_MAX_SIDE = 640
 SUBFOLDER = "reco"
@@ -54,18 +60,21 @@ _CHUNK = 8
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def with_compare_ui(output: io.NodeOutput) -> io.NodeOutput:
-    """ReCoDecode's output (edited, comparison) with the before/after clips in `ui`."""
+def with_compare_ui(output: io.NodeOutput, notes: list[str] | None = None) -> io.NodeOutput:
+    """ReCoDecode's output (edited, comparison) with the before/after clips and `notes` in `ui`."""
     edited, comparison = output.args[0], output.args[1]
     half = edited.shape[2]
-    output.ui = _safely(lambda: {COMPARE_KEY: [compare_entry(comparison[..., :half, :], comparison[..., half:, :])]})
+    clips = _safely(lambda: {COMPARE_KEY: [compare_entry(comparison[..., :half, :], comparison[..., half:, :])]})
+    output.ui = {**(clips or {}), NOTES_KEY: list(notes or [])}
     return output
 
 
-def with_region_ui(output: io.NodeOutput, model, region: str) -> io.NodeOutput:
-    """ReCoSampler's output (latent, region mask) with the sampled target's preview and the mask in `ui`."""
+def with_region_ui(output: io.NodeOutput, model, region: str, preview_latent: torch.Tensor | None = None) -> io.NodeOutput:
+    """ReCoSampler's output (latent, region mask) with the sampled target's preview and the mask in `ui`
+    (`preview_latent`: the clip's part of the latent, when a reference frame is in front)."""
     latent, mask = output.args[0], output.args[1]
-    output.ui = _safely(lambda: {REGION_KEY: [region_entry(model, latent["samples"], mask, region)]})
+    samples = latent["samples"] if preview_latent is None else preview_latent
+    output.ui = _safely(lambda: {REGION_KEY: [region_entry(model, samples, mask, region)]})
     return output
 
 

@@ -27,7 +27,7 @@ from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, Reg
 from . import previews
 from .common import CATEGORY, advanced
 
-from .in_context import SOURCE_KEY
+from .in_context import FRAMES_KEY, REFERENCE_KEY, SOURCE_KEY
 
 BLOCK_TAG = "reco_block"
 
@@ -172,17 +172,21 @@ class ReCoSampler(io.ComfyNode):
                 io.Conditioning.Input("negative", tooltip="Negative conditioning from ReCo In-Context Edit."),
                 io.Latent.Input("latent_image", tooltip="The canvas LATENT from ReCo In-Context Edit."),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed."),
-                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Sampling steps (30 in the paper)."),
+                             tooltip="Noise seed (1 gives the authors' noise)."),
+                io.Int.Input("steps", default=50, min=1, max=10000,
+                             tooltip="Sampling steps: 50 with euler is the authors' setting; 30 with uni_pc is faster."),
                 io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance (5 in the paper)."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="uni_pc",
-                               tooltip="Any core sampler (uni_pc matches the paper's UniPC)."),
+                               tooltip="Classifier-free guidance (5, the authors')."),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                               tooltip="Any core sampler. euler with scheduler simple and ModelSamplingSD3 shift 5 "
+                                       "gives the authors' exact sigmas; uni_pc is close to their faster diffusers "
+                                       "UniPC, not the same solver."),
                 io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
-                               tooltip="Any core scheduler."),
-                io.Combo.Input("region", options=list(REGION_MODES), default="auto",
-                               tooltip="off: plain sampling (same as KSampler). auto: find the edit region from the "
-                                       "model's own estimates. mask: use the MASK input."),
+                               tooltip="Any core scheduler (simple is the authors' grid)."),
+                io.Combo.Input("region", options=list(REGION_MODES), default="off",
+                               tooltip="off: plain sampling, the authors' (same as KSampler). auto: find the edit "
+                                       "region from the model's own estimates and hold the background to the source "
+                                       "(ours; it can cost background fidelity). mask: use the MASK input."),
                 io.Float.Input("background", default=0.8, min=0.0, max=1.0, step=0.05,
                                tooltip="How strongly the background outside the region is held to the source "
                                        "during the first part of sampling (0: not at all)."),
@@ -225,6 +229,9 @@ class ReCoSampler(io.ComfyNode):
                                  "latent)", "Connect ReCo In-Context Edit's latent, or set region to off.")
         if options.mode == "mask" and mask is None:
             raise ReCoInputError("mask", "is missing but region is mask", "Connect a MASK, or set region to auto.")
+        if options.enabled and latent_image.get(REFERENCE_KEY):
+            raise ReCoInputError("region", f"{region} cannot be combined with a reference image yet",
+                                 "Set region to off (the default) when ReCo In-Context Edit has a reference.")
         noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
         sigmas = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
                                          scheduler=scheduler, denoise=denoise, model_options=model.model_options).sigmas
@@ -249,13 +256,19 @@ class ReCoSampler(io.ComfyNode):
                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         result = latent_image.copy()
         result["samples"] = out.to(comfy.model_management.intermediate_device())
-        return previews.with_region_ui(io.NodeOutput(result, cls.region_mask(controller, samples.shape)),
-                                       model, region)
+        lead = int(latent_image.get(REFERENCE_KEY) or 0)
+        region_mask = cls.region_mask(controller, samples[:, :, lead:].shape, latent_image.get(FRAMES_KEY))
+        output = previews.with_region_ui(io.NodeOutput(result, region_mask), model, region,
+                                         preview_latent=result["samples"][:, :, lead:])
+        return output
 
     @staticmethod
-    def region_mask(controller: RegionController | None, latent_shape: torch.Size) -> torch.Tensor:
+    def region_mask(controller: RegionController | None, latent_shape: torch.Size,
+                    frames_kept: int | None = None) -> torch.Tensor:
         frames, height, half_width = latent_shape[2], latent_shape[3], latent_shape[4] // 2
         length = 4 * (frames - 1) + 1
         if controller is None or controller.state.region is None:
-            return torch.zeros(length, height * 8, half_width * 8)
-        return latent_to_pixel_mask(controller.state.region.cpu(), length)
+            mask = torch.zeros(length, height * 8, half_width * 8)
+        else:
+            mask = latent_to_pixel_mask(controller.state.region.cpu(), length)
+        return mask[:frames_kept] if frames_kept else mask

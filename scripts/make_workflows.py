@@ -15,8 +15,8 @@ socket inputs, the extra control_after_generate widget after seed INTs, the uplo
         # Chromium (tests/comfyui/frontend.py); CHROME_PATH picks the browser
 
 Output is deterministic: ids, positions and the workflow UUID depend only on this file and the saved
-definitions. Standard library plus this project's reco_core, for the miniature's default LoRA strength
-(thumbnails also need a Chromium binary).
+definitions. Standard library plus this project's reco_core, for the miniature's default LoRA strength and the
+authors' negative prompt (thumbnails also need a Chromium binary).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+from reco_core.engine.options import RECO_NEGATIVE_PROMPT  # noqa: E402  (the authors' negative prompt)
 from reco_core.shapes.model import SHAPES_LORA_STRENGTH  # noqa: E402  (the miniature's own default)
 
 WORKFLOWS_DIR = REPO_ROOT / "workflows"
@@ -49,6 +50,7 @@ FILE_INPUTS = {
     "VAELoader": ("vae_name",),
     "ReCoLoRALoader": ("lora_name",),
     "LoadVideo": ("file",),
+    "LoadImage": ("image",),
     "ReCoTrainLoRA": ("dataset", "base_model"),
 }
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
@@ -91,12 +93,14 @@ WAN21_VAE = Model("wan_2.1_vae.safetensors", f"{REPACKAGED}/vae/wan_2.1_vae.safe
 RECO_LORA = Model("ReCo_ori_rank128-2025_m12_version.ckpt",
                   "https://huggingface.co/HiDream-ai/ReCo/resolve/main/ReCo_ori_rank128-2025_m12_version.ckpt",
                   "loras")
+RECO_REF_LORA = Model("ReCo_ref_rank256-2026_m4_version.ckpt",
+                      "https://huggingface.co/HiDream-ai/ReCo/resolve/main/ReCo_ref_rank256-2026_m4_version.ckpt",
+                      "loras")
 
-WAN_NEGATIVE = ("Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
-                "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
-                "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
-                "fused fingers, still picture, messy background, three legs, many people in the background, "
-                "walking backwards")
+#: The authors' settings (inference_reco_single.py): flow-matching Euler, 50 steps, shift 5, cfg 5, seed 1 (with
+#: KSampler's CPU noise that is their noise, bit for bit, for an 81-frame clip without a reference image).
+AUTHORS_SAMPLING = dict(seed=1, control_after_generate="fixed", steps=50, cfg=5.0, sampler_name="euler",
+                        scheduler="simple", denoise=1.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,6 +161,18 @@ def markdown_note(text, size, title=None):
     return Node("MarkdownNote", size, {"text": text}, title, "note")
 
 
+SETTINGS_NOTE = """### The authors' settings (the defaults here)
+Euler (`euler`, scheduler `simple`) with ModelSamplingSD3 shift 5: exactly the authors' 50 sigmas. cfg 5, their
+negative prompt, 832x480 per half, 81 frames (5 s at 16 fps; give a 16 fps clip), seed 1 (their noise).
+ReCo Decode decodes the whole canvas and crops the edit, as they do. Faster: `uni_pc` with 30 steps (close to
+their diffusers conversion, which they say may lose quality), or ReCo Decode's `decode` = target.
+
+### Clip length
+A clip longer than `length` gives its first `length` frames. A shorter one is padded with copies of its last
+frame up to `length`, as the authors do, and ReCo Decode trims those frames again; both nodes say so in a note
+under them. `short_clip` = shorten samples the longest 4n+1 length the clip holds instead (faster)."""
+
+
 RECO_NOTE = f"""## ReCo: edit a video by typing what to change
 
 ReCo puts your clip and a blank copy side by side, **[source | target]**, and Wan2.1-VACE-1.3B with the ReCo LoRA
@@ -175,34 +191,62 @@ missing-models dialog offers downloads for `.safetensors` files only, so fetch t
 - **Load Video**: the clip to edit (put it in `ComfyUI/input` or upload it). Frames come out of
   Get Video Components; the saved videos keep its frame rate.
 - **Instruction**: what to change, e.g. "remove the man on the left", "make it snow", "turn the car red".
-- **Negative prompt**: Wan's standard one.
+- **Negative prompt**: the authors' (Wan's standard one without "style, works, paintings", which would
+  push against style edits).
 - **ReCo In-Context Edit**: `width` x `height` is the size of *each half* (the canvas is twice as wide);
   `length` is the number of frames (4n+1); `strength` is the VACE strength; `keep_source` and the optional
-  `first_frame` are explained below; `resize_mode` fits a source of another size (crop, pad or stretch).
+  `first_frame` are explained below; `resize_mode` fits a source of another size (crop, pad, stretch, or
+  nearest, the authors' exact resize).
 - **ReCo Decode**: `edited` is the right half, the result; `comparison` shows source | edit.
 
-### Settings from the paper
-UniPC sampler (`uni_pc`, scheduler `simple`), shift 5, 30 steps, cfg 5, 480x832 per half, 81 frames
-(5 s at 16 fps). Give a 16 fps clip for the paper's setting.
+{SETTINGS_NOTE}
 
 ### Tips
 - `keep_source` on holds the source half at the re-noised source at every step: the edit can stay closer
   to the source. Off (default) reproduces the paper.
 - `first_frame`: connect your own edit of the first frame (an image, e.g. from an image editor; it is fitted
   like the source) and ReCo carries that edit through the clip.
+- To add an object from a picture, use the ReCo_ref template ("edit with a reference image").
 - The canvas doubles the width, so memory and time are about those of a 1664x480 video. Fewer frames
   (`length` 49 or 33) or a smaller size make a quick test.
 """
 
 
-def reco_wan21_vace_edit():
-    """ReCo on Wan2.1-VACE-1.3B with core loaders, core KSampler and the pack's three nodes."""
+REF_NOTE = f"""## ReCo_ref: add what a picture shows
+
+The same edit graph with the **ReCo_ref** LoRA (rank 256) and a **reference image**: "add the hat in the
+picture to the man", "replace the car with the one in the image", "put the background of the picture
+behind her". ReCo In-Context Edit fits the picture on white, lays it as [white | picture] and puts it in front
+of the clip as one more frame (22 latent frames for 81); ReCo Decode drops that frame again. Without a
+reference image ReCo_ref edits from the instruction alone.
+
+### Model files (file -> ComfyUI folder)
+- [{VACE_1_3B.name}]({VACE_1_3B.url}) -> `models/diffusion_models`
+- [{UMT5.name}]({UMT5.url}) -> `models/text_encoders`
+- [{WAN21_VAE.name}]({WAN21_VAE.url}) -> `models/vae`
+- [{RECO_REF_LORA.name}]({RECO_REF_LORA.url}) -> `models/loras` (fetch it with this link: the
+  missing-models dialog offers downloads for `.safetensors` files only)
+
+### Inputs
+- **Load Video**: the clip to edit. **Load Image**: the reference picture (any size: it is fitted whole,
+  centred on white, as the authors do).
+- **Instruction**: say what to do with the picture's content.
+
+{SETTINGS_NOTE}
+
+Region-constrained sampling (ReCo Sampler's region auto or mask) cannot be combined with a reference yet.
+"""
+
+
+def reco_edit_groups(lora_file, instruction_text, prefix, reference=None):
+    """The groups of the edit graph on Wan2.1-VACE-1.3B: models (with `lora_file`), instruction, source, edit and
+    save; `reference`, a node with an IMAGE output, goes to ReCo In-Context Edit's reference (ReCo_ref)."""
     models = Group("Load models")
     unet = models.add("UNETLoader", (400, 82), title="Load Diffusion Model (Wan2.1 VACE 1.3B)", color="red",
                       models=[VACE_1_3B], unet_name=VACE_1_3B.name, weight_dtype="default")
     sampling = models.add("ModelSamplingSD3", (400, 58), model=unet.out("MODEL"), shift=5.0)
-    lora = models.add("ReCoLoRALoader", (400, 82), color="red", models=[RECO_LORA], model=sampling.out("MODEL"),
-                      lora_name=RECO_LORA.name, strength=1.0)
+    lora = models.add("ReCoLoRALoader", (400, 82), color="red", models=[lora_file], model=sampling.out("MODEL"),
+                      lora_name=lora_file.name, strength=1.0)
     clip = models.add("CLIPLoader", (400, 106), color="red", models=[UMT5], clip_name=UMT5.name, type="wan",
                       device="default")
     vae = models.add("VAELoader", (400, 58), color="red", models=[WAN21_VAE], vae_name=WAN21_VAE.name)
@@ -213,30 +257,47 @@ def reco_wan21_vace_edit():
 
     instruction = Group("Instruction")
     positive = instruction.add("CLIPTextEncode", (420, 130), title="Instruction (positive prompt)", color="green",
-                               clip=clip.out("CLIP"), text="remove the man on the left")
+                               clip=clip.out("CLIP"), text=instruction_text)
     negative = instruction.add("CLIPTextEncode", (420, 200), title="Negative prompt", color="red",
-                               clip=clip.out("CLIP"), text=WAN_NEGATIVE)
+                               clip=clip.out("CLIP"), text=RECO_NEGATIVE_PROMPT)
 
     edit = Group("ReCo edit")
-    in_context = edit.add("ReCoInContext", (340, 258), color="blue", positive=positive.out("CONDITIONING"),
+    in_context = edit.add("ReCoInContext", (340, 306), color="blue", positive=positive.out("CONDITIONING"),
                           negative=negative.out("CONDITIONING"), vae=vae.out("VAE"),
                           source=components.out("images"), width=832, height=480, length=81, strength=1.0,
-                          keep_source=False, resize_mode="crop")
+                          keep_source=False, resize_mode="crop", short_clip="pad",
+                          **({"reference": reference.out("IMAGE")} if reference is not None else {}))
     sampler = edit.add("KSampler", (340, 262), model=lora.out("MODEL"), positive=in_context.out("positive"),
-                       negative=in_context.out("negative"), latent_image=in_context.out("latent"), seed=42,
-                       control_after_generate="fixed", steps=30, cfg=5.0, sampler_name="uni_pc",
-                       scheduler="simple", denoise=1.0)
-    decode = edit.add("ReCoDecode", (340, 66), color="blue", vae=vae.out("VAE"), samples=sampler.out("LATENT"),
-                      source=components.out("images"))
+                       negative=in_context.out("negative"), latent_image=in_context.out("latent"),
+                       **AUTHORS_SAMPLING)
+    decode = edit.add("ReCoDecode", (340, 100), color="blue", vae=vae.out("VAE"), samples=sampler.out("LATENT"),
+                      source=components.out("images"), decode="canvas")
 
     save = Group("Save")
     fps = components.out("fps", widget_value=16.0)
-    add_video_saver(save, "edit", decode.out("edited"), fps, "video/ReCo_edit", width=400, height=340)
-    add_video_saver(save, "comparison", decode.out("comparison"), fps, "video/ReCo_comparison", width=400, height=240)
+    add_video_saver(save, "edit", decode.out("edited"), fps, f"video/{prefix}_edit", width=400, height=340)
+    add_video_saver(save, "comparison", decode.out("comparison"), fps, f"video/{prefix}_comparison", width=400,
+                    height=240)
+    return models, instruction, source, edit, save
 
-    note = markdown_note(RECO_NOTE, (520, 520), title="Read me: ReCo video edit")
+
+def reco_wan21_vace_edit():
+    """ReCo on Wan2.1-VACE-1.3B with core loaders, core KSampler and the pack's three nodes."""
+    models, instruction, source, edit, save = reco_edit_groups(RECO_LORA, "remove the man on the left", "ReCo")
+    note = markdown_note(RECO_NOTE, (560, 660), title="Read me: ReCo video edit")
     return Workflow("reco_wan21_vace_edit", columns=[[models], [instruction, source], [edit], [save]],
                     notes=[note], thumbnail_groups=("Instruction", "Source clip", "ReCo edit", "Save"))
+
+
+def reco_wan21_vace_ref_edit():
+    """ReCo_ref: the same graph with the ReCo_ref LoRA and a reference image (Load Image -> reference)."""
+    reference = Group("Reference image")
+    image = reference.add("LoadImage", (420, 330), color="red", image="reference.png")
+    models, instruction, source, edit, save = reco_edit_groups(RECO_REF_LORA, "add the hat in the picture to the man",
+                                                               "ReCo_ref", reference=image)
+    note = markdown_note(REF_NOTE, (560, 480), title="Read me: ReCo_ref, edit with a reference image")
+    return Workflow("reco_wan21_vace_ref_edit", columns=[[models], [instruction, source], [reference, edit], [save]],
+                    notes=[note], thumbnail_groups=("Instruction", "Source clip", "Reference image", "ReCo edit"))
 
 
 SHAPES_NOTE = """## ReCo-Shapes: the whole ReCo graph, no download
@@ -276,7 +337,7 @@ def reco_shapes_edit():
                                clip=loader.out("clip"), text="")
 
     edit = Group("ReCo edit")
-    in_context = edit.add("ReCoInContext", (340, 258), color="blue", positive=positive.out("CONDITIONING"),
+    in_context = edit.add("ReCoInContext", (340, 306), color="blue", positive=positive.out("CONDITIONING"),
                           negative=negative.out("CONDITIONING"), vae=loader.out("vae"), source=clip.out("images"),
                           width=64, height=64, length=17, strength=1.0, keep_source=False, resize_mode="crop")
     sampler = edit.add("ReCoSampler", (340, 460), color="blue", model=sampling.out("MODEL"),
@@ -341,7 +402,7 @@ def reco_train_lora():
     return Workflow("reco_train_lora", columns=[[models], [train]], notes=[note], thumbnail_groups=("Train",))
 
 
-WORKFLOWS = [reco_wan21_vace_edit, reco_shapes_edit, reco_train_lora]
+WORKFLOWS = [reco_wan21_vace_edit, reco_wan21_vace_ref_edit, reco_shapes_edit, reco_train_lora]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@
 //   arrow keys while the pointer is over the viewer) and a frame counter.
 // - Region: on any node whose result carries `reco_region` (ReCo Sampler), the sampled preview with the edit
 //   region tinted over it, a button to show or hide the tint, play/pause and frame stepping.
+// - Notes: on any node whose result carries `reco_notes` (ReCo In-Context Edit, ReCo Decode), the sentences saying
+//   what the node did to fit its input (a short clip padded, padded frames trimmed); an empty list clears them.
 //
 // The ui contract is written by nodes/previews.py. Only the front end's public extension API is used:
 // app.registerExtension, the node's onExecuted, node.addDOMWidget and the onNodeOutputsUpdated hook.
@@ -14,8 +16,11 @@ import { api } from "../../scripts/api.js";
 
 const COMPARE_KEY = "reco_compare";
 const REGION_KEY = "reco_region";
+const NOTES_KEY = "reco_notes";
 const COMPARE_WIDGET = "reco_compare_viewer";
 const REGION_WIDGET = "reco_region_viewer";
+const NOTES_WIDGET = "reco_notes";
+const NOTE_LINE_HEIGHT = 16;
 const CONTROLS_HEIGHT = 34;
 const MIN_STAGE_HEIGHT = 96;
 const DEFAULT_NODE_WIDTH = 420;
@@ -167,6 +172,10 @@ const STYLE = `
 .reco-counter { min-width: 64px; text-align: center; font-variant-numeric: tabular-nums; }
 .reco-spacer { flex: 1 1 auto; }
 .reco-info { opacity: 0.7; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.reco-notes { box-sizing: border-box; width: 100%; padding: 2px 4px; font: 11px/${NOTE_LINE_HEIGHT}px
+  var(--font-inter, system-ui, sans-serif); color: var(--input-text, #ddd); opacity: 0.85; overflow: hidden; }
+.reco-notes p { margin: 0; }
+.reco-notes p::before { content: "ⓘ "; opacity: 0.7; }
 `;
 
 function ensureStyle() {
@@ -614,8 +623,42 @@ async function showResults(node, output) {
   }
 }
 
+// Notes wrap: the widget asks for a line per roughly 60 characters of each note at the node's usual width.
+function noteLines(notes) {
+  return notes.reduce((lines, note) => lines + Math.max(1, Math.ceil(String(note).length / 60)), 0);
+}
+
+function showNotes(node, notes) {
+  if (!node?.graph || !Array.isArray(notes)) return;
+  ensureStyle();
+  let widget = node.widgets?.find((candidate) => candidate.name === NOTES_WIDGET);
+  if (!widget) {
+    if (!notes.length) return;
+    const box = element("div", "reco-notes");
+    widget = node.addDOMWidget(NOTES_WIDGET, "reco-notes", box, {
+      serialize: false,
+      hideOnZoom: false,
+      getMinHeight: () => (widget.recoLines ? widget.recoLines * NOTE_LINE_HEIGHT + 6 : 0),
+      getMaxHeight: () => (widget.recoLines ? widget.recoLines * NOTE_LINE_HEIGHT + 6 : 0),
+    });
+    widget.serialize = false;
+    widget.recoBox = box;
+  }
+  widget.recoBox.replaceChildren(...notes.map((note) => element("p", "", { textContent: String(note) })));
+  widget.recoBox.style.display = notes.length ? "" : "none";
+  widget.recoLines = noteLines(notes);
+  widget.recoNotes = [...notes];
+  const wanted = node.computeSize();
+  node.setSize([Math.max(node.size[0], wanted[0]), notes.length ? Math.max(node.size[1], wanted[1]) : wanted[1]]);
+  node.setDirtyCanvas?.(true, true);
+}
+
 function carriesReCoResults(output) {
   return !!output && (COMPARE_KEY in output || REGION_KEY in output);
+}
+
+function carriesNotes(output) {
+  return !!output && Array.isArray(output[NOTES_KEY]);
 }
 
 const EXTENSION_NAME = "reco.VideoViewers";
@@ -632,6 +675,7 @@ if (!alreadyRegistered) app.registerExtension({
     const onExecuted = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (output) {
       const result = onExecuted?.apply(this, arguments);
+      if (carriesNotes(output)) showNotes(this, output[NOTES_KEY]);
       if (carriesReCoResults(output)) showResults(this, output).catch((error) => console.warn("ReCo viewer:", error));
       return result;
     };
@@ -642,6 +686,7 @@ if (!alreadyRegistered) app.registerExtension({
     if (!nodeOutputs || !app.graph) return;
     for (const node of app.graph.nodes ?? []) {
       const output = nodeOutputs[String(node.id)];
+      if (carriesNotes(output)) showNotes(node, output[NOTES_KEY]);
       if (carriesReCoResults(output)) showResults(node, output).catch((error) => console.warn("ReCo viewer:", error));
     }
   },

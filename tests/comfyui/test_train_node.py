@@ -6,7 +6,7 @@ import uuid
 import pytest
 import torch
 
-from comfyui_client import Graph, PromptValidationError, status_messages
+from comfyui_client import Graph, PromptExecutionError, PromptValidationError, status_messages
 from reco_core import lora as lora_lib
 
 SIZE, LENGTH = 32, 5
@@ -28,12 +28,12 @@ def dataset(comfyui_server):
     return name
 
 
-def train_graph(g, models, dataset, lora_name, steps=3, save_every=0):
+def train_graph(g, models, dataset, lora_name, steps=3, save_every=0, resume=True):
     vae = g.node("VAELoader", vae_name=models["vae"])
     clip = g.node("ReCoTestCLIP", seed=0)
     return g.node("ReCoTrainLoRA", dataset=dataset, base_model=models["vace"], vae=vae.out(0), clip=clip.out(0),
                   lora_name=lora_name, steps=steps, rank=4, learning_rate=1e-3, width=SIZE, height=SIZE,
-                  length=LENGTH, resume=True, latent_weight=0.1, attn_weight=0.1, gradient_accumulation=1,
+                  length=LENGTH, resume=resume, latent_weight=0.1, attn_weight=0.1, gradient_accumulation=1,
                   save_every=save_every, seed=0)
 
 
@@ -91,3 +91,19 @@ def test_cancel_keeps_the_last_checkpoint(comfy, graph, tiny_models, comfyui_ser
     assert status_messages(entry, "execution_interrupted")[0]["node_type"] == "ReCoTrainLoRA"
     checkpoints = list((comfyui_server.output_dir / "reco_training" / name / "checkpoints").iterdir())
     assert len(checkpoints) == 1 and checkpoints[0].name.startswith("step-")
+
+
+def test_training_over_a_finished_run_without_resume_is_refused(comfy, tiny_models, comfyui_server, dataset):
+    name = unique("twice")
+    first = Graph()
+    train_graph(first, tiny_models, dataset, name, steps=1)
+    comfy.run_prompt(first, timeout=900)
+    run = comfyui_server.output_dir / "reco_training" / name
+    before = (run / "metrics.jsonl").read_text()
+    again = Graph()
+    train_graph(again, tiny_models, dataset, name, steps=1, resume=False)
+    with pytest.raises(PromptExecutionError) as error:
+        comfy.run_prompt(again, timeout=300)
+    (failure,) = status_messages(error.value.entry, "execution_error")
+    assert failure["node_type"] == "ReCoTrainLoRA" and "already holds a training run" in failure["exception_message"]
+    assert "Turn resume on" in failure["exception_message"] and (run / "metrics.jsonl").read_text() == before

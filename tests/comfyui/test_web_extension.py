@@ -273,6 +273,34 @@ def test_restored_outputs_show_again(viewers, page, run):
     assert decode_file in page.evaluate(f"document.querySelector('{COMPARE} .reco-source').currentSrc")
 
 
+NOTE = "source has 3 frames, fewer than the 81 sampled: padded with 78 copies of its last frame"
+NOTES_JS = """(async (notes) => {
+    const node = window.__recoNoted;
+    const before = node.size[1];
+    node.onExecuted({reco_notes: notes});
+    await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const box = document.querySelector('.reco-notes');
+    return {lines: box ? Array.from(box.querySelectorAll('p')).map(p => p.textContent) : null,
+            shown: !!box && getComputedStyle(box).display !== 'none', before, after: node.size[1],
+            values: (app.graph.serialize().nodes.find(n => n.id === node.id).widgets_values || []).length,
+            fresh: (LiteGraph.createNode(node.type).widgets || []).length};
+})"""
+
+
+def test_notes_show_under_the_node_and_clear(page):
+    """ReCo In-Context Edit and ReCo Decode say what they did to fit the clip (`reco_notes`); the next run's empty
+    list clears the note. The note is no value: not in widgets_values."""
+    page.evaluate("""(() => { app.graph.clear(); const node = LiteGraph.createNode('ReCoInContext');
+        node.pos = [200, 150]; app.graph.add(node); window.__recoNoted = node; return true; })()""")
+    shown = page.evaluate(f"({NOTES_JS})({json.dumps([NOTE])})")
+    assert shown["lines"] == [NOTE] and shown["shown"], shown
+    assert shown["after"] > shown["before"], "the node grows to show the note"
+    assert shown["values"] == shown["fresh"], "the note must not be saved with the workflow"
+    cleared = page.evaluate(f"({NOTES_JS})([])")
+    assert cleared["lines"] == [] and not cleared["shown"], cleared
+    page.evaluate("app.graph.clear()")
+
+
 # --- help pages and translations ---------------------------------------------------------------------------------
 def pack_node_ids(comfy, comfyui_server):
     return sorted(node_id for node_id, info in comfy.object_info().items()

@@ -70,8 +70,9 @@ class ReCoTestConditioning(io.ComfyNode):
 class ReCoTestSaveTensors(io.ComfyNode):
     """Saves LATENT / IMAGE / MASK / CONDITIONING tensors to <output>/reco_test/<name>.safetensors.
 
-    Keys: latent.samples, latent.noise_mask, image, mask, conditioning.<i>.cross_attn,
-    conditioning.<i>.<key>[.<j>] (tensor values, or lists of tensors, in the conditioning dict).
+    Keys: latent.samples, latent.noise_mask, latent.<key> (other tensor or number entries, numbers as 0-d tensors),
+    image, mask, sigmas, conditioning.<i>.cross_attn, conditioning.<i>.<key>[.<j>] (tensor values, or lists of
+    tensors, in the conditioning dict).
     ui: {"text": [relative path], "tensors": [{"filename", "subfolder", "type": "output"}], "keys": [...]}.
     """
 
@@ -87,6 +88,7 @@ class ReCoTestSaveTensors(io.ComfyNode):
                 io.Image.Input("image", optional=True),
                 io.Mask.Input("mask", optional=True),
                 io.Conditioning.Input("conditioning", optional=True),
+                io.Sigmas.Input("sigmas", optional=True),
             ],
             outputs=[],
             is_output_node=True,
@@ -101,12 +103,16 @@ class ReCoTestSaveTensors(io.ComfyNode):
         return float("nan")  # always write the file, even when the upstream outputs are cached
 
     @classmethod
-    def execute(cls, name, latent=None, image=None, mask=None, conditioning=None):
+    def execute(cls, name, latent=None, image=None, mask=None, conditioning=None, sigmas=None):
         tensors = {}
         if latent is not None:
-            for key in ("samples", "noise_mask"):
-                if isinstance(latent.get(key), torch.Tensor):
-                    tensors[f"latent.{key}"] = latent[key]
+            for key, value in latent.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"latent.{key}"] = value
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    tensors[f"latent.{key}"] = torch.tensor(value)
+        if sigmas is not None:
+            tensors["sigmas"] = sigmas
         if image is not None:
             tensors["image"] = image
         if mask is not None:
