@@ -205,3 +205,15 @@ def test_region_inputs_are_checked(files, tmp_path, capsys, extra, name, fragmen
     assert main(edit_args(files, tmp_path / "x.mp4", *extra)) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: {name}") and fragment in error
+
+
+def test_the_reco_command_is_installed_by_pip_install():
+    """README: `pip install -e .` gives the `reco` command (and python -m reco_core from any folder)."""
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["reco"] == "reco_core.cli:main"
+    assert "reco_core*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    package_data = project["tool"]["setuptools"]["package-data"]["reco_core"]
+    assert {"models/configs/*.json", "shapes/weights/*", "shapes/demo_clips/**/*"} <= set(package_data)
