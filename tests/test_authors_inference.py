@@ -138,7 +138,7 @@ def test_the_reference_is_resampled_with_lanczos_and_rounded_down():
     new_w, new_h = 32, int(37 * 32 / 53)  # 22
     pixels = Image.fromarray((image * 255).round().byte().numpy()).resize((new_w, new_h), Image.LANCZOS)
     top = (32 - new_h) // 2
-    expected = torch.from_numpy(__import__("numpy").asarray(pixels)).float() / 255
+    expected = torch.from_numpy(__import__("numpy").array(pixels)).float() / 255
     torch.testing.assert_close(boxed[top:top + new_h], expected)
 
 
