@@ -83,6 +83,10 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--resize", choices=("crop", "pad", "stretch", "nearest"), default="crop", help="how a "
                       "source of another size is fitted: crop the centre (default), pad, stretch, or nearest "
                       "(stretch with nearest-neighbour sampling, exactly the authors' script)")
+    edit.add_argument("--output-size", choices=("model", "source"), default=None, help="model writes the edit at "
+                      "the size the model edits at (default, as the authors); source scales it back to the "
+                      "source's size over the source's own pixels, so what was not edited keeps its detail "
+                      "(the default with --model shapes)")
     edit.add_argument("--decode", choices=("canvas", "target"), default="canvas", help="canvas decodes the whole "
                       "[source | target] canvas and crops the edit (the authors' path, default); target decodes "
                       "only the target half (faster, slightly different pixels)")

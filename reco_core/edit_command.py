@@ -86,7 +86,7 @@ def prepare_job(args) -> EditJob:
         seed=args.seed, keep_source=args.keep_source, resize_mode=args.resize, short_clip=args.short_clip,
         decode=args.decode, fps=args.fps or info.fps,
         **{key: _pick(getattr(args, key), defaults, key, getattr(fallback, key))
-           for key in ("steps", "cfg", "shift", "sampler")},
+           for key in ("steps", "cfg", "shift", "sampler", "output_size")},
     )
     if args.negative is not None:
         options.negative_prompt = args.negative
@@ -198,8 +198,8 @@ def run(args) -> int:
                           reference=job.reference, region=job.region, mask=job.mask,
                           progress=lambda done, total: steps.update(done - steps.n))
         steps.close()
-    if result.plan.note("--source"):
-        note(result.plan.note("--source"))
+    for text in result.notes("--source"):
+        note(text)
     frames = result.side_by_side if args.side_by_side else result.frames
     path = write_video(job.out, frames, job.options.fps)
     if result.region is not None:

@@ -71,6 +71,18 @@ def test_sources_of_other_sizes_are_fitted(pipe, prompt):
     assert result.frames.shape == (5, 32, 32, 3)
 
 
+def test_output_size_source_gives_the_edit_back_at_the_sources_size_and_says_so(pipe, prompt, source):
+    wide = torch.nn.functional.interpolate(source.permute(0, 3, 1, 2), size=(48, 64)).permute(0, 2, 3, 1)
+    at_model = pipe(wide, prompt=prompt, seed=2, **SMALL)
+    assert at_model.frames.shape == (9, 32, 32, 3)
+    assert any("64x48" in note and "the edit is 32x32" in note for note in at_model.notes())
+    restored = pipe(wide, prompt=prompt, seed=2, output_size="source", **SMALL)
+    assert restored.frames.shape == (9, 48, 64, 3) and restored.source.shape == (9, 48, 64, 3)
+    assert torch.equal(restored.source, wide[:9])
+    assert any("scaled back to 64x48" in note for note in restored.notes())
+    assert not pipe(source, prompt=prompt, output_size="source", **SMALL).size_plan.resized
+
+
 def test_keep_source_holds_the_source_half_at_the_renoised_source(pipe, prompt, source):
     seen: list[StepInfo] = []
     result = pipe(source, prompt=prompt, keep_source=True, seed=5, callback=seen.append, **SMALL)

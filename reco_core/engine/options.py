@@ -8,6 +8,7 @@ from .. import checks
 from ..errors import ReCoInputError
 from ..frames import RESIZE_MODES
 from ..lengths import SHORT_CLIP_MODES, ClipPlan, plan_clip
+from ..restore import OUTPUT_SIZES, SizePlan, plan_size
 from .schedule import SAMPLERS
 
 #: The authors' negative prompt (inference_reco_single.py): Wan's standard English one without
@@ -49,6 +50,7 @@ class EditOptions:
     resize_mode: str = "crop"
     short_clip: str = "pad"
     decode: str = "canvas"
+    output_size: str = "model"
     fps: float = 16.0
     extra: dict = field(default_factory=dict)
 
@@ -69,6 +71,9 @@ class EditOptions:
         if self.short_clip not in SHORT_CLIP_MODES:
             raise ReCoInputError("short_clip", f"{self.short_clip!r} is unknown",
                                  f"Use one of: {', '.join(SHORT_CLIP_MODES)}.")
+        if self.output_size not in OUTPUT_SIZES:
+            raise ReCoInputError("output_size", f"{self.output_size!r} is unknown",
+                                 f"Use one of: {', '.join(OUTPUT_SIZES)}.")
         if self.decode not in DECODE_MODES:
             raise ReCoInputError("decode", f"{self.decode!r} is unknown", f"Use one of: {', '.join(DECODE_MODES)}.")
         checks.check_range(self.vace_strength, 0.0, 10.0, name="vace_strength")
@@ -84,6 +89,10 @@ class EditOptions:
     def plan_clip(self, source_frames: int, *, source_name: str = "source", length_name: str = "frames") -> ClipPlan:
         """How a source of `source_frames` frames is fitted to the model's length (padded, cut or shortened)."""
         return plan_clip(source_frames, self.length, self.short_clip, source_name=source_name, length_name=length_name)
+
+    def plan_size(self, source_width: int, source_height: int) -> SizePlan:
+        """How a source of this size is fitted to the per-half size (and, with output_size "source", put back)."""
+        return plan_size(source_width, source_height, self.width, self.height, self.resize_mode)
 
     def updated(self, **changes) -> "EditOptions":
         return replace(self, **changes).validate()

@@ -18,6 +18,7 @@ from .. import checks, layout, reference as ref
 from ..errors import ReCoInputError
 from ..frames import fit_length, resize_frames, resize_masks
 from ..lengths import ClipPlan
+from ..restore import SizePlan, restore_edit, restore_mask
 from ..masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
 from ..region import RegionAnchor, RegionOptions, RegionState, auto_region
 from .region_attention import RegionAttention, region_attention, select_layers
@@ -33,7 +34,9 @@ TEXT_LENGTH = 512
 class EditResult:
     """The edit (target half, [T, H, W, C] in 0..1), the source as edited (both trimmed to the source's
     own frames), the sampled canvas latent of the clip (without a reference frame, with padded frames), and
-    how the source was fitted (`plan`: padded or cut frames; `plan.note()` says it in words)."""
+    how the source was fitted (`plan`: padded or cut frames; `size_plan`: resized; `notes()` says it in words).
+    With options.output_size "source" the edit and the source come back at the source's own size.
+    """
 
     frames: torch.Tensor
     source: torch.Tensor
@@ -41,6 +44,13 @@ class EditResult:
     options: EditOptions
     region: torch.Tensor | None = None  # pixel mask [T, H, W] of the region used, when one was
     plan: ClipPlan | None = None
+    size_plan: SizePlan | None = None
+
+    def notes(self, source_name: str = "source") -> list[str]:
+        """Sentences on what was done to fit the source (resized, padded, cut); empty when it fit as it was."""
+        notes = [self.size_plan.note(self.options.output_size, source_name) if self.size_plan else None,
+                 self.plan.note(source_name) if self.plan else None]
+        return [note for note in notes if note]
 
     @property
     def side_by_side(self) -> torch.Tensor:
@@ -277,6 +287,8 @@ class ReCoPipeline:
                                      "Set region to off (the default) when you give a reference image.")
         self.check_source(source)
         plan = options.plan_clip(source.shape[0])
+        size_plan = options.plan_size(source.shape[2], source.shape[1])
+        original = source
         # 2. Fit the source to the per-half size and the model's length (a short clip is padded).
         source = self.prepare_source(source, options, plan)
         # 3. Text.
@@ -331,8 +343,15 @@ class ReCoPipeline:
         region_pixels = None
         if state.region is not None:
             region_pixels = latent_to_pixel_mask(state.region.cpu(), plan.length)[:plan.frames]
-        return EditResult(frames=frames, source=source[:plan.frames], canvas_latent=latents.cpu(), options=options,
-                          region=region_pixels, plan=plan)
+        source = source[:plan.frames]
+        # 8. Back at the source's size when asked, over its own pixels (see reco_core.restore).
+        if options.output_size == "source" and size_plan.resized:
+            source = original[:plan.frames, ..., :3].float().cpu()
+            frames = restore_edit(frames, source, options.resize_mode)
+            if region_pixels is not None:
+                region_pixels = restore_mask(region_pixels, source.shape[2], source.shape[1], options.resize_mode)
+        return EditResult(frames=frames, source=source, canvas_latent=latents.cpu(), options=options,
+                          region=region_pixels, plan=plan, size_plan=size_plan)
 
     def prepare_mask(self, mask: torch.Tensor, source: torch.Tensor, options: EditOptions,
                      plan: ClipPlan | None = None) -> torch.Tensor:
