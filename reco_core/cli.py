@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -115,6 +116,18 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--quiet", action="store_true", help="no progress bars (ours and the libraries')")
 
 
+#: argparse takes "-inf" for an option; numbers of any spelling are values, so --cfg -inf reaches the checks.
+NEGATIVE_NUMBER = re.compile(r"^-(\d+|\d*\.\d+|\d+\.?\d*e[-+]?\d+|inf|infinity|nan)$", re.IGNORECASE)
+
+
+def accept_negative_numbers(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = NEGATIVE_NUMBER  # argparse's own hook (same name in Python 3.9 .. 3.13)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                accept_negative_numbers(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reco_core", description="ReCo: instruction-based video "
                                      "editing by region-constrained in-context generation.")
@@ -151,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--lora", default=None, help="score this LoRA instead of the bundled one")
     shapes.add_argument("--region", choices=("off", "auto"), default="off", help="region-constrained sampling")
     add_reco_bench_parser(bench_commands)
+    accept_negative_numbers(parser)
     return parser
 
 
@@ -170,15 +184,24 @@ def run_lora(args) -> int:
         lora = load_lora(args.file)
         print(json.dumps(describe(lora), indent=2, default=str) if args.json else describe_text(lora))
         return 0
+    from .fsutil import check_output_file, same_file
+
+    output = check_output_file(args.output, "output", fix="Give a file name for the converted LoRA, e.g. "
+                               f"{Path(args.output) / 'my_lora.safetensors'}.")
+    if same_file(output, args.input):
+        raise ReCoInputError("output", f"{output} is the input LoRA: converting would overwrite it",
+                             "Write the converted LoRA to another file.")
     lora = load_lora(args.input)
-    path = save_lora(lora, args.output, fmt=args.to)
+    path = save_lora(lora, output, fmt=args.to)
     print(f"wrote {path} ({len(lora)} modules, {lora.source_format} -> {args.to})")
     return 0
 
 
 def run_train(args) -> int:
+    from .fsutil import check_output_folder
     from .train import Trainer, load_config
 
+    check_output_folder(args.out, "--out")
     config = load_config(args.config)
     bars = TrainProgress()
     trainer = Trainer(config, args.out, progress=bars.step, cache_progress=bars.cache, pairs_progress=bars.pairs)
@@ -242,9 +265,10 @@ def run_edit(args) -> int:
 
 
 def run_demo(args) -> int:
+    from .fsutil import check_output_folder
     from .shapes.demo import run_demo as demo
 
-    demo(Path(args.out))
+    demo(check_output_folder(args.out, "--out"))
     return 0
 
 

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +28,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from .errors import ReCoInputError
 from .frames import from_uint8, to_uint8
-from .fsutil import atomic_path, give_default_mode
+from .fsutil import atomic_path, give_default_mode, make_temp_dir, recover_folder, replace_folder
 
 DEFAULT_FPS = 16.0
 """Frame rate given to inputs that carry none (image folders, single images): Wan2.1's native rate."""
@@ -89,6 +90,8 @@ class VideoInfo:
     fps: float
     width: int
     height: int
+    #: A sentence when the file looks cut short but most of it decodes (the frames that decode are used).
+    damage: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -143,13 +146,39 @@ def _positive_fps(fps: float | None, fallback: float) -> float:
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def _open_image(path: Path, input_name: str) -> Image.Image:
+#: Images above this many pixels are refused before they are decoded (Pillow's own decompression-bomb limit:
+#: a small file that would unpack into gigabytes). 89 megapixels is far beyond any video frame.
+MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+
+
+def _too_many_pixels(path: Path, input_name: str, width: int, height: int) -> ReCoInputError:
+    return ReCoInputError(input_name, f"{path} has frames of {width}x{height} ({width * height:,} pixels), more "
+                          f"than the {MAX_IMAGE_PIXELS:,} that are read safely",
+                          "Scale it down to the size you edit at (e.g. 832x480).")
+
+
+@contextlib.contextmanager
+def _pillow(path: Path, input_name: str) -> Iterator[None]:
+    """Pillow's errors on `path` as ReCoInputError, a decompression bomb included (refused, not decoded)."""
     try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        numbers = [int(n) for n in re.findall(r"\d+", str(error))]
+        raise ReCoInputError(input_name, f"{path} has {numbers[0]:,} pixels, more than the {MAX_IMAGE_PIXELS:,} "
+                             f"that are read safely (a decompression bomb?)" if numbers else f"{path}: {error}",
+                             "Scale it down to the size you edit at (e.g. 832x480).") from error
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ReCoInputError(input_name, f"{path} could not be read as an image ({error})", _ACCEPTED_INPUTS) from error
+
+
+def _open_image(path: Path, input_name: str) -> Image.Image:
+    with _pillow(path, input_name):
         image = Image.open(path)
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ReCoInputError(input_name, f"{path} could not be read as an image ({error})", _ACCEPTED_INPUTS) from error
     return image
+
 
 
 def _image_to_rgb_array(image: Image.Image) -> np.ndarray:
@@ -169,17 +198,14 @@ def _animation_fps(image: Image.Image) -> float | None:
 
 def _image_header(path: Path, input_name: str) -> tuple[int, int, int, float | None]:
     """`(width, height, frame count, fps or None)` of an image file, EXIF rotation applied, pixels not decoded."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientations that swap the axes
-                width, height = height, width
-            num_frames = getattr(image, "n_frames", 1)
-            if num_frames > 1:
-                image.load()  # some formats (WebP) only fill in the frame duration once a frame is loaded
-            return width, height, num_frames, _animation_fps(image)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ReCoInputError(input_name, f"{path} could not be read as an image ({error})", _ACCEPTED_INPUTS) from error
+    with _pillow(path, input_name), Image.open(path) as image:
+        width, height = image.size
+        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientations that swap the axes
+            width, height = height, width
+        num_frames = getattr(image, "n_frames", 1)
+        if num_frames > 1:
+            image.load()  # some formats (WebP) only fill in the frame duration once a frame is loaded
+        return width, height, num_frames, _animation_fps(image)
 
 
 def _read_image_file(path: Path, max_frames: int | None, input_name: str) -> tuple[np.ndarray, float | None]:
@@ -187,10 +213,11 @@ def _read_image_file(path: Path, max_frames: int | None, input_name: str) -> tup
     image = _open_image(path, input_name)
     fps = _animation_fps(image)
     arrays = []
-    for frame in ImageSequence.Iterator(image):
-        arrays.append(_image_to_rgb_array(frame))
-        if max_frames is not None and len(arrays) >= max_frames:
-            break
+    with _pillow(path, input_name):
+        for frame in ImageSequence.Iterator(image):
+            arrays.append(_image_to_rgb_array(frame))
+            if max_frames is not None and len(arrays) >= max_frames:
+                break
     return np.stack(arrays), fps
 
 
@@ -258,8 +285,9 @@ def _ffmpeg_metadata(path: Path, input_name: str) -> dict:
         reader.close()
 
 
-def _ffmpeg_frame_count(path: Path, input_name: str) -> int:
-    """Count the frames `read_video` would return, through the same demuxer, decoder and muxer.
+def _ffmpeg_frame_count(path: Path, input_name: str) -> tuple[int, str]:
+    """Count the frames `read_video` would return, through the same demuxer, decoder and muxer, and what ffmpeg
+    said about damage on the way ("" for a clean file).
 
     Frames are decoded (container frame counts are missing or wrong too often) but scaled to one grey
     pixel, so the count costs a fraction of a full read.
@@ -269,7 +297,25 @@ def _ffmpeg_frame_count(path: Path, input_name: str) -> int:
     result = subprocess.run(command, capture_output=True, **_popen_kwargs())
     if result.returncode != 0:
         raise _undecodable(path, input_name, RuntimeError(result.stderr.decode(errors="replace")))
-    return len(result.stdout)
+    return len(result.stdout), result.stderr.decode(errors="replace").strip()
+
+
+def _truncation(path: Path, input_name: str, meta: dict, decoded: int, ffmpeg_errors: str) -> str | None:
+    """None for a whole file. A file that ffmpeg reports damaged and that decodes to fewer frames than its
+    duration promises is cut short: refused when less than half of it decodes, else described (and used)."""
+    duration, rate = float(meta.get("duration") or 0.0), float(meta.get("fps") or 0.0)
+    expected = round(duration * rate) if math.isfinite(duration * rate) else 0
+    if not ffmpeg_errors or expected <= 0 or decoded >= expected - 1:
+        return None
+    reason = _ffmpeg_reason(RuntimeError(ffmpeg_errors))
+    if "partial file" in ffmpeg_errors:
+        reason = "partial file"
+    problem = (f"{path} is damaged or cut short: it should hold about {expected} frames ({duration:g} s at "
+               f"{rate:g} fps) but only {decoded} decode (ffmpeg: {reason})")
+    if decoded < expected / 2:
+        raise ReCoInputError(input_name, problem, "Download or export it again. To edit the frames that remain, "
+                             "re-encode it first, e.g. ffmpeg -i damaged.mp4 -c:v libx264 whole.mp4")
+    return f"{problem}; the {decoded} frames that decode are used"
 
 
 def _read_video_file(path: Path, max_frames: int | None, input_name: str) -> tuple[np.ndarray, float]:
@@ -310,11 +356,15 @@ def probe_video(path: str | os.PathLike, *, fps: float | None = None, input_name
         width, height, num_frames, native_fps = _image_header(path, input_name)
         return VideoInfo(num_frames, _positive_fps(fps, native_fps or DEFAULT_FPS), width, height)
     meta = _ffmpeg_metadata(path, input_name)
-    num_frames = _ffmpeg_frame_count(path, input_name)
+    width, height = meta["size"]
+    if width * height > MAX_IMAGE_PIXELS:
+        raise _too_many_pixels(path, input_name, width, height)
+    num_frames, ffmpeg_errors = _ffmpeg_frame_count(path, input_name)
     if num_frames == 0:
         raise ReCoInputError(input_name, f"{path} has no video frames", _ACCEPTED_INPUTS)
-    width, height = meta["size"]
-    return VideoInfo(num_frames, _positive_fps(fps, float(meta.get("fps") or 0.0) or DEFAULT_FPS), width, height)
+    damage = _truncation(path, input_name, meta, num_frames, ffmpeg_errors)
+    return VideoInfo(num_frames, _positive_fps(fps, float(meta.get("fps") or 0.0) or DEFAULT_FPS), width, height,
+                     damage)
 
 
 def read_video(
@@ -451,6 +501,7 @@ def _foreign_entries(folder: Path) -> list[str]:
 
 def _write_png_folder(folder: Path, frames: torch.Tensor) -> None:
     """Write the sequence into a hidden temporary folder, then swap it in, so readers never see half of it."""
+    recover_folder(folder)  # a writer killed mid-swap left the old frames aside: put them back first
     foreign = _foreign_entries(folder)
     if foreign:
         raise ReCoInputError(
@@ -458,32 +509,15 @@ def _write_png_folder(folder: Path, frames: torch.Tensor) -> None:
             f"{folder} already exists and holds other files than a frame_#####.png sequence ({', '.join(foreign[:3])})",
             f"Write to a new or empty folder. {_ACCEPTED_OUTPUTS}",
         )
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    staging = make_temp_dir(folder.parent, folder.name, suffix=".tmp")
     try:
         for index, frame in enumerate(_iter_uint8_frames(frames)):
             _save_png(staging / FRAME_PATTERN.format(index), frame)
         give_default_mode(staging)
-        _swap_in_folder(staging, folder)
+        replace_folder(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def _swap_in_folder(staging: Path, folder: Path) -> None:
-    # Rename the old folder aside rather than over it: renaming onto a directory fails on Windows.
-    if not folder.exists():
-        os.replace(staging, folder)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=folder.parent))
-    retired.rmdir()
-    os.replace(folder, retired)
-    try:
-        os.replace(staging, folder)
-    except BaseException:
-        os.replace(retired, folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def write_video(path: str | os.PathLike, frames: torch.Tensor, fps: float = DEFAULT_FPS) -> Path:

@@ -196,7 +196,7 @@ def test_region_mask_mode_reads_the_mask(files, tmp_path):
 @pytest.mark.parametrize("extra,name,fragment", [
     (["--region", "mask"], "--mask", "--region auto"),
     (["--region", "mask", "--mask", "SMALL"], "--mask", "is 16x16 but --source is 40x24"),
-    (["--region", "auto", "--background", "2"], "background", "between 0 and 1"),
+    (["--region", "auto", "--background", "2"], "--background", "between 0 and 1"),
 ])
 def test_region_inputs_are_checked(files, tmp_path, capsys, extra, name, fragment):
     if "SMALL" in extra:

@@ -100,7 +100,7 @@ def test_grey_reactive_video_is_encoded_once_per_size_and_reused():
 
     def encode(frames):
         calls.append(frames.clone())
-        return frames.mean(-1)[None, None] + len(calls)  # a distinct latent per call
+        return frames[::4, ::8, ::8].mean(-1)[None, None] + len(calls)  # a distinct latent per call, on the latent grid
 
     memo = {}
     sources = [torch.rand(5, 8, 8, 3) for _ in range(2)]
@@ -117,7 +117,7 @@ def test_a_reactive_video_that_is_not_grey_is_never_reused():
 
     def encode(frames):
         calls.append(frames)
-        return frames.mean(-1)[None, None]
+        return frames[::4, ::8, ::8].mean(-1)[None, None]
 
     context = layout.vace_context(torch.rand(5, 8, 8, 3))
     context.control[:, :, 8:] = 0.9  # something to regenerate on the target half

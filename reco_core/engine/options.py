@@ -20,6 +20,13 @@ RECO_NEGATIVE_PROMPT = (
     "many people in the background, walking backwards"
 )
 
+#: Bounds that only catch typos: ComfyUI's KSampler stops at 10000 steps and cfg 100; the noise seed is 64-bit.
+MAX_STEPS = 10_000
+MAX_CFG = 100.0
+MAX_SHIFT = 100.0
+MAX_SEED = 2**64 - 1
+MAX_FPS = 1000.0
+
 #: "canvas": decode the whole [source | target] canvas and crop the target half (the authors' path);
 #: "target": decode only the target half's latent (half the decoder work, not the same pixels).
 DECODE_MODES = ("canvas", "target")
@@ -59,11 +66,16 @@ class EditOptions:
         if self.num_frames is not None:
             checks.check_length(self.num_frames, name="frames")
         checks.check_length(self.max_frames, name="max_frames")
-        checks.check_positive_int(self.steps, name="steps")
-        if self.cfg < 0:
-            raise ReCoInputError("cfg", f"{self.cfg} is negative", "Use 1 for no guidance, 5 is the default.")
-        if self.shift <= 0:
-            raise ReCoInputError("shift", f"{self.shift} is not positive", "Use a positive flow shift (5 is the default).")
+        checks.check_positive_int(self.steps, name="steps", maximum=MAX_STEPS)
+        if not checks.is_number(self.cfg) or not 0 <= self.cfg <= MAX_CFG:
+            raise ReCoInputError("cfg", f"{self.cfg} is not a number between 0 and {MAX_CFG:g}",
+                                 "Use 1 for no guidance, 5 is the default.")
+        if not checks.is_number(self.shift) or not 0 < self.shift <= MAX_SHIFT:
+            raise ReCoInputError("shift", f"{self.shift} is not a positive number up to {MAX_SHIFT:g}",
+                                 "Use a positive flow shift (5 is the default).")
+        if not checks.is_whole_number(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ReCoInputError("seed", f"{self.seed} is not a whole number between 0 and {MAX_SEED}",
+                                 "Use any whole number in that range (the seed of the noise).")
         if self.sampler not in SAMPLERS:
             raise ReCoInputError("sampler", f"{self.sampler!r} is not available", f"Use one of: {', '.join(SAMPLERS)}.")
         if self.resize_mode not in RESIZE_MODES:
@@ -77,8 +89,12 @@ class EditOptions:
         if self.decode not in DECODE_MODES:
             raise ReCoInputError("decode", f"{self.decode!r} is unknown", f"Use one of: {', '.join(DECODE_MODES)}.")
         checks.check_range(self.vace_strength, 0.0, 10.0, name="vace_strength")
-        if self.fps <= 0:
-            raise ReCoInputError("fps", f"{self.fps} is not positive", "Use the clip's frame rate, e.g. 16.")
+        if not checks.is_number(self.fps) or not 0 < self.fps <= MAX_FPS:
+            raise ReCoInputError("fps", f"{self.fps} is not a frame rate (above 0, at most {MAX_FPS:g})",
+                                 "Use the clip's frame rate, e.g. 16.")
+        if not isinstance(self.negative_prompt, str):
+            raise ReCoInputError("negative_prompt", f"is a {type(self.negative_prompt).__name__}, not text",
+                                 "Give the negative prompt as a string (\"\" for none).")
         return self
 
     @property

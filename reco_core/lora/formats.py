@@ -10,6 +10,7 @@ the down matrix, so converting between any two formats keeps the effective updat
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -193,14 +194,51 @@ def _module_from_parts(name: str, parts: dict[str, torch.Tensor], where: str) ->
     if "down" not in parts or "up" not in parts:
         missing = "down (A)" if "down" not in parts else "up (B)"
         raise ReCoLoRAError(where, f"module {name} has no {missing} matrix", "The file is incomplete; re-export it.")
-    down, up = parts["down"], parts["up"]
-    down = down.reshape(down.shape[0], -1)
-    up = up.reshape(up.shape[0], -1)
+    down, up = (_matrix(parts[part], name, part, where) for part in ("down", "up"))
     if up.shape[1] != down.shape[0]:
         raise ReCoLoRAError(where, f"module {name} has mismatched ranks (down {tuple(down.shape)}, up "
                             f"{tuple(up.shape)})", "The file is corrupt; re-export it.")
-    alpha = parts.get("alpha")
-    return LoRAModule(down=down, up=up, alpha=None if alpha is None else float(alpha.float().item()))
+    for part, matrix in (("down", down), ("up", up)):
+        if not _all_finite(matrix):
+            raise ReCoLoRAError(where, f"module {name} has NaN or infinite values in its {part} matrix",
+                                "The LoRA is broken (a training run that diverged?): it would turn every frame "
+                                "black. Use an earlier checkpoint or re-train.")
+    return LoRAModule(down=down, up=up, alpha=_alpha(parts.get("alpha"), name, where))
+
+
+def _matrix(tensor: torch.Tensor, name: str, part: str, where: str) -> torch.Tensor:
+    """A down [rank, in] or up [out, rank] matrix (a 1x1 convolution's [r, in, 1, 1] is flattened)."""
+    if not isinstance(tensor, torch.Tensor) or tensor.ndim < 2:
+        shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise ReCoLoRAError(where, f"module {name} has a {part} weight of shape {shape}, not a matrix",
+                            "The file is corrupt or not a LoRA; re-export it.")
+    if tensor.numel() == 0:
+        raise ReCoLoRAError(where, f"module {name} has rank 0 (its {part} matrix {tuple(tensor.shape)} is empty)",
+                            "A LoRA needs rank 1 or more; re-export it with a positive rank.")
+    if not tensor.dtype.is_floating_point:
+        raise ReCoLoRAError(where, f"module {name} has {str(tensor.dtype).replace('torch.', '')} {part} weights",
+                            "LoRA weights are floating point (fp32, fp16, bf16); re-export it.")
+    return tensor.reshape(tensor.shape[0], -1)
+
+
+def _all_finite(tensor: torch.Tensor) -> bool:
+    try:
+        return bool(torch.isfinite(tensor).all())
+    except (RuntimeError, TypeError):  # dtypes without isfinite (float8) are checked in float32
+        return bool(torch.isfinite(tensor.float()).all())
+
+
+def _alpha(alpha: torch.Tensor | None, name: str, where: str) -> float | None:
+    if alpha is None:
+        return None
+    if not isinstance(alpha, torch.Tensor) or alpha.numel() != 1:
+        shape = tuple(alpha.shape) if isinstance(alpha, torch.Tensor) else type(alpha).__name__
+        raise ReCoLoRAError(where, f"module {name} has an alpha of shape {shape}, not one number",
+                            "alpha is one number per module (the scale is alpha / rank); re-export the LoRA.")
+    value = float(alpha.float().item())
+    if not math.isfinite(value):
+        raise ReCoLoRAError(where, f"module {name} has alpha {value}", "alpha must be a finite number; re-export it.")
+    return value
 
 
 # ----------------------------------------------------------------------------------------------- writing

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..errors import ReCoLoRAError
-from ..fsutil import save_safetensors
+from ..fsutil import check_output_file, save_safetensors
 from . import names
 from .formats import FORMATS, LoRA, parse_state_dict, to_state_dict
 
@@ -54,20 +54,34 @@ def _not_a_checkpoint(path: Path) -> ReCoLoRAError:
                          ".ckpt/.pt LoRA file.")
 
 
-def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Flatten nested dicts of tensors ({"state_dict": {...}}) into dotted keys; other leaves are dropped."""
+#: How deep nested dicts of a torch checkpoint may go ({"state_dict": {"model": {...}}} is 3).
+MAX_NESTING = 32
+
+
+def _flatten_tensors(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """Flatten nested dicts of tensors ({"state_dict": {...}}) into dotted keys; other leaves are dropped.
+
+    Walked without recursion; nesting deeper than `MAX_NESTING` is refused (no real LoRA nests that deep)."""
     flat: dict[str, torch.Tensor] = {}
-    if isinstance(obj, torch.Tensor):
-        flat[prefix.rstrip(".")] = obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            flat.update(_flatten_tensors(value, f"{prefix}{key}."))
+    pending = [(obj, "", 0)]
+    while pending:
+        value, prefix, depth = pending.pop()
+        if isinstance(value, torch.Tensor):
+            flat[prefix.rstrip(".")] = value
+        elif isinstance(value, dict):
+            if depth >= MAX_NESTING:
+                raise ReCoLoRAError(source, f"nests dictionaries more than {MAX_NESTING} deep",
+                                    "This is not a LoRA checkpoint; give a .safetensors or .ckpt LoRA file.")
+            pending.extend((item, f"{prefix}{key}.", depth + 1) for key, item in value.items())
     return flat
 
 
 def read_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read every tensor of a LoRA file: (flat state dict, safetensors metadata or {})."""
     path = Path(path)
+    if path.is_dir():
+        raise ReCoLoRAError(str(path), "is a folder, not a LoRA file", "Give the LoRA file itself (*.safetensors, "
+                            "or a .ckpt/.pt read safely).")
     if not path.is_file():
         raise ReCoLoRAError(str(path), "does not exist", "Check the path (ComfyUI keeps LoRAs in models/loras).")
     if _is_safetensors(path):
@@ -92,10 +106,18 @@ def read_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
             "was refused: it is a pickle that would run code when loaded (only plain tensors are allowed)",
             "Get a .safetensors version of this LoRA, or convert it with a tool you trust.",
         ) from error
+    except RecursionError as error:
+        raise ReCoLoRAError(str(path), "nests its contents too deep to be read", "This is not a LoRA checkpoint; "
+                            "give a .safetensors or .ckpt/.pt LoRA file.") from error
     except Exception as error:
-        raise ReCoLoRAError(str(path), f"is neither safetensors nor a torch checkpoint ({error})",
+        raise ReCoLoRAError(str(path), f"is neither safetensors nor a torch checkpoint ({_first_line(error)})",
                             "Give a .safetensors or .ckpt/.pt LoRA file.") from error
-    return _flatten_tensors(obj), {}
+    return _flatten_tensors(obj, str(path)), {}
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:300]
 
 
 def load_lora(path: str | os.PathLike) -> LoRA:
@@ -109,6 +131,7 @@ def load_lora(path: str | os.PathLike) -> LoRA:
 def save_lora(lora: LoRA, path: str | os.PathLike, fmt: str = "comfy", metadata: dict[str, str] | None = None) -> Path:
     """Write `lora` as safetensors in format `fmt` (atomically). Returns the path written."""
     path = Path(path)
+    check_output_file(path, str(path), fix="Give a file name for the LoRA, e.g. my_lora.safetensors.")
     if path.suffix.lower() not in SAFETENSORS_SUFFIXES:
         raise ReCoLoRAError(str(path), "does not end in .safetensors",
                             "LoRAs are always written as safetensors; name the output *.safetensors.")

@@ -8,9 +8,10 @@ falls back to a default.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,7 @@ class TrainConfig:
         return data
 
     def validate(self) -> "TrainConfig":
+        _check_types(self)
         _choice(self.model.dtype, DTYPES, "model.dtype")
         if not self.model.transformer:
             raise ReCoInputError("model.transformer", "is not set", "Point it at the base Wan2.1 VACE model file, "
@@ -176,10 +178,65 @@ class TrainConfig:
         for name in ("save_every", "sample_every", "log_every", "keep_checkpoints"):
             if getattr(self.output, name) < 0:
                 raise ReCoInputError(f"output.{name}", "is negative", "Use 0 to switch it off.")
-        if not self.output.name or any(c in self.output.name for c in "/\\:"):
-            raise ReCoInputError("output.name", f"{self.output.name!r} is not a plain file name",
-                                 "Use a name without folders, e.g. \"my_reco_lora\".")
+        check_output_name(self.output.name, "output.name")
         return self
+
+
+#: The saved LoRA is <name>.safetensors: the name must leave room for the suffix in a 255-byte file name.
+MAX_NAME_BYTES = 255 - len(".safetensors")
+
+
+def check_output_name(name: str, input_name: str) -> None:
+    """A plain file name for the LoRA: no folders, no control characters, short enough for any file system."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or any(c in name for c in "/\\:") \
+            or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        shown = repr(name).replace("\\x00", "\\0")
+        raise ReCoInputError(input_name, f"{shown} is not a plain file name",
+                             "Use a name without folders or control characters, e.g. \"my_reco_lora\".")
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise ReCoInputError(input_name, f"is {size} bytes long", f"Use at most {MAX_NAME_BYTES} bytes (the file "
+                             "name gets .safetensors, and file names stop at 255 bytes).")
+
+
+def _expected_type(default):
+    if isinstance(default, bool):
+        return (bool,), "true or false"
+    if isinstance(default, int):
+        return (int,), "a whole number (written without a decimal point)"
+    if isinstance(default, float):
+        return (int, float), "a number"
+    if isinstance(default, str):
+        return (str,), "text in quotes"
+    return (list,), "a list"
+
+
+def _check_types(config: "TrainConfig") -> None:
+    """Every setting has the type of its default, and numbers are finite (TOML allows nan and inf)."""
+    for section in fields(config):
+        if section.name == "base_dir":
+            continue
+        values = getattr(config, section.name)
+        for setting in fields(values):
+            value, name = getattr(values, setting.name), f"{section.name}.{setting.name}"
+            default = setting.default if setting.default is not MISSING else setting.default_factory()
+            types, words = _expected_type(default)
+            if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+                raise ReCoInputError(name, f"{value!r} is not {words}", f"Write it like the default: {default!r}.")
+            for number in _numbers(value):
+                if not math.isfinite(number):
+                    raise ReCoInputError(name, f"{value!r} is not a finite number", f"Write a plain number, e.g. "
+                                         f"the default {default!r}.")
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, list):
+        return [n for item in value for n in _numbers(item)]
+    return []
 
 
 def _choice(value: str, options: tuple[str, ...], name: str) -> None:

@@ -10,6 +10,7 @@ and optionally mask.* and task.txt).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from ..video import VIDEO_SUFFIXES, IMAGE_SUFFIXES, probe_video, read_mask_video
 from .config import DataConfig
 
 MANIFEST_NAME = "manifest.jsonl"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,32 +54,77 @@ class PairPlan:
 
 
 def read_manifest(path: str | Path) -> list[PairRecord]:
-    """Read a JSONL manifest; every problem names the file and the line."""
+    """Read a JSONL manifest; every problem names the file and the line.
+
+    Paths are relative to the manifest's folder and must stay inside it (no absolute paths, no `..`): a dataset
+    can be handed to a server (ComfyUI's input folder) without giving it a way to read other files. A link
+    inside the folder is followed, which is how clips kept elsewhere are used.
+    """
     path = Path(path)
     if not path.is_file():
         raise ReCoInputError("data.manifest", f"{path} does not exist", "Give the JSONL file that lists the pairs.")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise ReCoInputError("data.manifest", f"{path} is not UTF-8 text ({error.reason} at byte {error.start})",
+                             "Save the manifest as UTF-8 JSON lines.") from None
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ReCoInputError("data.manifest", f"line {where} is not JSON ({error.msg})", "One JSON object per line.")
-        missing = [key for key in ("source", "target", "instruction") if not row.get(key)]
-        if missing:
-            raise ReCoInputError("data.manifest", f"line {where} has no {', '.join(missing)}",
-                                 'Each line needs "source", "target" and "instruction".')
-        records.append(PairRecord(
-            name=str(row.get("name") or f"{path.stem}:{number}"),
-            source=path.parent / row["source"], target=path.parent / row["target"],
-            instruction=str(row["instruction"]), mask=path.parent / row["mask"] if row.get("mask") else None,
-            task=row.get("task"),
-        ))
+        records.append(_manifest_record(path, number, line))
     if not records:
         raise ReCoInputError("data.manifest", f"{path} lists no pairs", "Add one JSON object per pair.")
     return records
+
+
+def _manifest_record(path: Path, number: int, line: str) -> PairRecord:
+    where = f"{path}:{number}"
+    try:
+        row = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as error:
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
+        raise ReCoInputError("data.manifest", f"line {where} is not JSON ({reason})", "One JSON object per line.") \
+            from None
+    if not isinstance(row, dict):
+        raise ReCoInputError("data.manifest", f"line {where} is {_json_kind(row)}, not an object",
+                             'Write each pair as {"source": ..., "target": ..., "instruction": ...}.')
+    missing = [key for key in ("source", "target", "instruction") if not row.get(key)]
+    if missing:
+        raise ReCoInputError("data.manifest", f"line {where} has no {', '.join(missing)}",
+                             'Each line needs "source", "target" and "instruction".')
+    for key in ("source", "target", "instruction", "mask", "task", "name"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise ReCoInputError("data.manifest", f"line {where}: {key!r} is {_json_kind(row[key])}, not text",
+                                 f'Write it as a string, e.g. "{key}": "..."')
+    if not row["instruction"].strip():
+        raise ReCoInputError("data.manifest", f"line {where} has an instruction of only spaces",
+                             'Say what the edit does, e.g. "instruction": "remove the dog".')
+    return PairRecord(
+        name=str(row.get("name") or f"{path.stem}:{number}"),
+        source=_inside(path, where, "source", row["source"]), target=_inside(path, where, "target", row["target"]),
+        instruction=row["instruction"].strip(),
+        mask=_inside(path, where, "mask", row["mask"]) if row.get("mask") else None, task=row.get("task"),
+    )
+
+
+def _json_kind(value) -> str:
+    kinds = ((bool, "true or false"), ((int, float), "a number"), (list, "a list"), (dict, "an object"),
+             (type(None), "null"))
+    return next((f"{name}" if name in ("null", "true or false") else name for kind, name in kinds
+                 if isinstance(value, kind)), "a value")
+
+
+def _inside(manifest: Path, where: str, key: str, value: str) -> Path:
+    """A manifest path, relative to the manifest's folder and confined to it."""
+    relative = Path(value)
+    if "\0" in value or relative.is_absolute() or relative.drive or ".." in relative.parts or \
+            ".." in Path(value.replace("\\", "/")).parts:
+        shown = repr(value).replace("\\x00", "\\0")
+        raise ReCoInputError("data.manifest", f"line {where}: {key} {shown} leaves the dataset folder",
+                             f"List files by paths relative to {manifest.parent} and inside it (no absolute paths, "
+                             "no ..); link clips kept elsewhere into the folder.")
+    return manifest.parent / relative
 
 
 def _media_file(folder: Path, stem: str) -> Path | None:
@@ -105,14 +152,25 @@ def scan_folder(folder: str | Path) -> list[PairRecord]:
             raise ReCoInputError("data.folder", f"pair folder {pair_dir} has no {', '.join(missing)}",
                                  "Each pair folder needs source.mp4, target.mp4 and instruction.txt (mask.mp4 optional).")
         task_file = pair_dir / "task.txt"
+        instruction = _read_text(instruction_file)
+        if not instruction:
+            raise ReCoInputError("data.folder", f"{instruction_file} is empty",
+                                 "Write what the edit does in it, e.g. \"remove the dog\".")
         records.append(PairRecord(
             name=pair_dir.name, source=source, target=target,
-            instruction=instruction_file.read_text(encoding="utf-8").strip(), mask=_media_file(pair_dir, "mask"),
-            task=task_file.read_text(encoding="utf-8").strip() if task_file.is_file() else None,
+            instruction=instruction, mask=_media_file(pair_dir, "mask"),
+            task=_read_text(task_file) if task_file.is_file() else None,
         ))
     if not records:
         raise ReCoInputError("data.folder", f"{folder} holds no pairs", f"Add a {MANIFEST_NAME} or one folder per pair.")
     return records
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as error:
+        raise ReCoInputError("data.folder", f"{path} is not UTF-8 text ({error.reason})", "Save it as UTF-8.") from None
 
 
 def choose_bucket(width: int, height: int, config: DataConfig) -> tuple[int, int]:
@@ -153,6 +211,9 @@ def folder_rate(path: Path, config: DataConfig) -> float | None:
 def _plan_one(record: PairRecord, config: DataConfig) -> PairPlan:
     source = probe_video(record.source, fps=folder_rate(record.source, config), input_name="source")
     target = probe_video(record.target, fps=folder_rate(record.target, config), input_name="target")
+    for info in (source, target):
+        if info.damage:
+            logger.warning("pair %s: %s", record.name, info.damage)
     if source.num_frames != target.num_frames:
         raise ReCoInputError("target", f"{record.target} has {target.num_frames} frames but the source "
                              f"{record.source} has {source.num_frames}", "Source and target must be frame-aligned.")

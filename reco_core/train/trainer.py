@@ -79,6 +79,7 @@ class Trainer:
         self.cache_paths: list[Path] = []
         self.attention_state = RegionAttention()
         self.step = 0
+        self._resume_from = None
 
     # ================================================================================== hooks: models
 
@@ -283,16 +284,17 @@ class Trainer:
         from accelerate import Accelerator
 
         optim = self.config.optim
-        if resume and ckpt.latest_checkpoint(self.out_dir / "checkpoints") is None:
+        resume_from = self.resume_checkpoint() if resume else None  # a damaged checkpoint is named before any work
+        if resume and resume_from is None:
             logger.warning("resume: no checkpoint in %s yet; starting at step 0", self.out_dir / "checkpoints")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         # cpu=True lets torchrun / accelerate launch run several CPU processes (gloo) where there is no GPU.
         self.accelerator = self.accelerator or Accelerator(gradient_accumulation_steps=optim.gradient_accumulation,
                                                            mixed_precision=optim.mixed_precision,
                                                            cpu=not torch.cuda.is_available())
         accelerator = self.accelerator
-        # 1. Data: every pair is checked before any model loads.
+        # 1. Data: every pair is checked before any model loads (and before the run folder is made).
         self.prepare_data()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         if accelerator.is_main_process:
             atomic_write_text(self.out_dir / "config.json", json.dumps(self.config.to_dict(), indent=2))
         # 2. Encoders and the latent cache (built once, on the main process), then the model to train.
@@ -318,24 +320,48 @@ class Trainer:
         self.parameters = [p for p in transformer.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.parameters, lr=optim.learning_rate, betas=tuple(optim.betas),
                                            weight_decay=optim.weight_decay)
-        # 4. Resume from the newest complete checkpoint.
+        # 4. Resume from the newest complete checkpoint (read and checked in step 0).
         self.step = 0
-        found = ckpt.latest_checkpoint(self.out_dir / "checkpoints") if resume else None
-        if found is not None:
-            from peft.utils import set_peft_model_state_dict
+        if resume_from is not None:
+            self.restore(transformer, *resume_from)
+        self.model, self.optimizer = accelerator.prepare(transformer, self.optimizer)
 
-            lora_weights, optimizer_state, state = ckpt.load_checkpoint(found)
-            set_peft_model_state_dict(transformer, lora_weights, adapter_name=ADAPTER)
+    def resume_checkpoint(self) -> tuple[ckpt.Checkpoint, tuple] | None:
+        """The newest checkpoint and its contents, read once (front ends call this early through
+        `check_run_folder`); a damaged one raises naming the file and the newest checkpoint that reads."""
+        if self._resume_from is None:
+            self._resume_from = ckpt.load_latest(self.out_dir / "checkpoints") or False
+        return self._resume_from or None
+
+    def restore(self, transformer, found: ckpt.Checkpoint, contents: tuple) -> None:
+        """Set the LoRA, the optimizer and the random states from a checkpoint of this run."""
+        from peft.utils import set_peft_model_state_dict
+
+        lora_weights, optimizer_state, state = contents
+        expected = {key: tuple(value.shape) for key, value in self.lora_state_dict(transformer).items()}
+        stored = {key: tuple(value.shape) for key, value in lora_weights.items()}
+        if stored != expected:
+            differ = sorted(set(stored) ^ set(expected)) or [k for k in expected if stored[k] != expected[k]]
+            raise ReCoInputError(str(found.path), f"does not fit this run's LoRA (e.g. {differ[0]}): the rank, "
+                                 "targets or blocks changed since it was saved",
+                                 f"Resume with the settings the run started with ({self.out_dir / 'config.json'}), "
+                                 "or start a new run in another folder.")
+        set_peft_model_state_dict(transformer, lora_weights, adapter_name=ADAPTER)
+        try:
             self.optimizer.load_state_dict(optimizer_state)
             ckpt.restore_rng_state(state["rng"])
-            self.step = found.step
-            logger.info("resumed from %s at step %d", found.path, found.step)
-        self.model, self.optimizer = accelerator.prepare(transformer, self.optimizer)
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as error:
+            raise ckpt.DamagedCheckpoint(found.path / "training_state.pt", f"does not fit this run's optimizer "
+                                         f"({error})", "Resume with the settings the run started with, or start a "
+                                         "new run in another folder.") from None
+        self.step = found.step
+        logger.info("resumed from %s at step %d", found.path, found.step)
 
     def check_run_folder(self, resume: bool) -> None:
         """For front ends, before training: a folder that holds a run is continued with resume, never trained
         over (that would mix two runs' checkpoints, metrics and LoRA)."""
         if resume:
+            self.resume_checkpoint()
             return
         found = ckpt.latest_checkpoint(self.out_dir / "checkpoints")
         if found is not None or (self.out_dir / "metrics.jsonl").is_file() or self.lora_path.is_file():
