@@ -10,14 +10,15 @@ from ..reco_core.engine.options import DECODE_MODES
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import fit_length, resize_frames
 from . import previews
-from .common import CATEGORY, advanced, decode_frames
+from .common import CATEGORY, advanced, check_image, decode_frames, video_latent
 from .in_context import FRAMES_KEY, REFERENCE_KEY
 
 
 def clip_latent(samples: dict) -> torch.Tensor:
     """The sampled canvas latent [1, 16, F, h, 2w] of the clip: without ReCo_ref's reference frame in front."""
-    latent = samples["samples"]
-    if latent.ndim != 5 or latent.shape[-1] % 2:
+    latent = video_latent(samples, "samples", "Connect the LATENT that a sampler made from ReCo In-Context Edit's "
+                                              "latent.")
+    if latent.shape[-1] % 2:
         raise ReCoInputError("samples", f"is not a ReCo canvas latent (shape {tuple(latent.shape)})",
                              "Connect the LATENT that a sampler made from ReCo In-Context Edit's latent.")
     return latent[:, :, int(samples.get(REFERENCE_KEY) or 0):]
@@ -82,6 +83,8 @@ class ReCoDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, samples, source=None, decode="canvas") -> io.NodeOutput:
+        if source is not None:
+            check_image(source, "source", "the original clip")
         decoded_source, edited = decode_halves(vae, clip_latent(samples), decode, need_source=source is None)
         decoded = edited.shape[0]
         kept = min(decoded, int(samples.get(FRAMES_KEY) or decoded))

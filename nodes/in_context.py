@@ -12,7 +12,7 @@ from comfy_api.latest import io
 from ..reco_core import checks, layout, reference as ref
 from ..reco_core.frames import RESIZE_MODES, fit_length, resize_frames
 from ..reco_core.lengths import SHORT_CLIP_MODES, ClipPlan, plan_clip
-from .common import CATEGORY, MAX_RESOLUTION, advanced, first_image
+from .common import CATEGORY, MAX_RESOLUTION, advanced, check_image, first_image
 from .previews import NOTES_KEY
 
 logger = logging.getLogger(__name__)
@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 SOURCE_KEY = "reco_source"  # the raw source latent, for ReCo Sampler's background lock (core samplers keep it)
 FRAMES_KEY = "reco_frames"  # the source's own frames: ReCo Decode trims the padded ones
 REFERENCE_KEY = "reco_reference_frames"  # latent frames in front of the clip (ReCo_ref): ReCo Decode drops them
+SOURCE_SIZE_KEY = "reco_source_size"  # (width, height) of the source as given: a region MASK must have it
+RESIZE_KEY = "reco_resize_mode"  # how the source was fitted: a region MASK is fitted the same way
 
 
 def prepare_source(source: torch.Tensor, width: int, height: int, length: int, resize_mode: str,
@@ -111,6 +113,12 @@ class ReCoInContext(io.ComfyNode):
     @classmethod
     def execute(cls, positive, negative, vae, source, width, height, length, strength, keep_source,
                 first_frame=None, reference=None, resize_mode="crop", short_clip="pad") -> io.NodeOutput:
+        check_image(source, "source", "the clip's frames")
+        for name, image in (("first_frame", first_frame), ("reference", reference)):
+            if image is not None:
+                check_image(image, name, "an image")
+        checks.check_range(strength, 0.0, 10.0, name="strength")
+        source_size = (int(source.shape[2]), int(source.shape[1]))
         source, plan = prepare_source(source, width, height, length, resize_mode, short_clip)
         reference = None if reference is None else ref.reference_image(reference)
         edited_first = first_image(first_frame)
@@ -132,6 +140,8 @@ class ReCoInContext(io.ComfyNode):
         latent = canvas_latent(latents.source_latent, keep_source, lead)
         latent[FRAMES_KEY] = plan.frames
         latent[REFERENCE_KEY] = lead
+        latent[SOURCE_SIZE_KEY] = source_size
+        latent[RESIZE_KEY] = resize_mode
         notes = [note for note in (plan.note(), reference_note(lead)) if note]
         for note in notes:
             logger.info("ReCo In-Context Edit: %s", note)

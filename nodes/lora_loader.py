@@ -9,6 +9,7 @@ import comfy.lora
 import folder_paths
 from comfy_api.latest import io
 
+from ..reco_core import checks
 from ..reco_core.lora import LoRA, load_lora, match_lora, require_match, to_state_dict
 from .common import CATEGORY
 
@@ -75,6 +76,7 @@ class ReCoLoRALoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, lora_name, strength) -> io.NodeOutput:
+        checks.check_range(strength, -10.0, 10.0, name="strength")
         path = folder_paths.get_full_path_or_raise("loras", lora_name)
         patched, match = apply_reco_lora(model, path, strength)
         return io.NodeOutput(patched, ui={"text": [match.summary()]})

@@ -17,7 +17,7 @@ import latent_preview
 import torch
 from comfy_api.latest import io
 
-from ..reco_core import layout
+from ..reco_core import checks, layout
 from ..reco_core.attention import blocked_attention
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import fit_length, resize_masks
@@ -25,9 +25,9 @@ from ..reco_core.masks import canvas_tokens, latent_to_pixel_mask, pixel_to_late
 from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, RegionState, auto_region, \
     canvas_lock_mask, lock_weight
 from . import previews
-from .common import CATEGORY, advanced
+from .common import CATEGORY, advanced, video_latent
 
-from .in_context import FRAMES_KEY, REFERENCE_KEY, SOURCE_KEY
+from .in_context import FRAMES_KEY, REFERENCE_KEY, RESIZE_KEY, SOURCE_KEY, SOURCE_SIZE_KEY
 
 BLOCK_TAG = "reco_block"
 
@@ -146,14 +146,79 @@ def patched_model(model, controller: RegionController):
     return patched
 
 
-def region_from_mask(mask: torch.Tensor, latent_shape: torch.Size) -> torch.Tensor:
-    """A user MASK [T or 1, H, W] of the source -> the latent-grid region [F, h, w] of one half."""
+def region_from_mask(mask: torch.Tensor, latent_shape: torch.Size, latent_image: dict | None = None) -> torch.Tensor:
+    """A user MASK [T or 1, H, W] of the source -> the latent-grid region [F, h, w] of one half.
+
+    The MASK is fitted the way ReCo In-Context Edit fitted the source (its size and resize mode travel in the
+    LATENT); a MASK of another size than the source, or too few frames, is refused rather than misplaced."""
+    latent_image = latent_image or {}
     frames, height, half_width = latent_shape[2], latent_shape[3], latent_shape[4] // 2
     length = 4 * (frames - 1) + 1
+    check_mask(mask, latent_image, (half_width * 8, height * 8))
     mask = mask.float().reshape(-1, *mask.shape[-2:])
     mask = mask.expand(length, -1, -1) if mask.shape[0] == 1 else fit_length(mask, length)
-    pixels = resize_masks(mask, half_width * 8, height * 8, "crop") > 0.5
+    mode = latent_image.get(RESIZE_KEY) or "crop"
+    pixels = resize_masks(mask, half_width * 8, height * 8, mode) > 0.5
     return pixel_to_latent_mask(pixels.float())
+
+
+def check_mask(mask, latent_image: dict, model_size: tuple[int, int]) -> None:
+    """A region MASK has the source's size (or the size the model edits at) and one frame or one per frame."""
+    if not isinstance(mask, torch.Tensor) or mask.ndim not in (2, 3) or 0 in mask.shape:
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ReCoInputError("mask", f"is not a MASK [frames, height, width] (got {shape})",
+                             "Connect a MASK (white = edit) of the source's size.")
+    height, width = int(mask.shape[-2]), int(mask.shape[-1])
+    source_size = tuple(latent_image.get(SOURCE_SIZE_KEY) or model_size)
+    if (width, height) not in (source_size, model_size):
+        raise ReCoInputError("mask", f"is {width}x{height} but the source is {source_size[0]}x{source_size[1]}",
+                             f"Give a mask of the source's size ({source_size[0]}x{source_size[1]}); it is fitted "
+                             "to the model's size as the source was.")
+    frames = 1 if mask.ndim == 2 else int(mask.shape[0])
+    used = int(latent_image.get(FRAMES_KEY) or 0)
+    if frames != 1 and frames < used:
+        raise ReCoInputError("mask", f"has {frames} frames but {used} source frames are edited",
+                             "Give one mask frame per source frame, or a single still mask.")
+
+
+def attention_block_indices(spec: str, count: int) -> None:
+    """attention_blocks: all, dit, vace, or DiT block numbers below `count` separated by commas."""
+    text = (spec or "").strip()
+    if text in ("", "all", "dit", "vace"):
+        return
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() and int(part) < count for part in parts):
+        raise ReCoInputError("attention_blocks", f"{spec!r} is not all, dit, vace or DiT block numbers 0..{count - 1}",
+                             "Write e.g. 0,2,4 (block numbers separated by commas) or all.")
+
+
+def check_fits_context(conditionings: dict, samples: torch.Tensor) -> None:
+    """The LATENT must have the frames, height and width of the VACE context in the conditioning: a latent of
+    another size would fail deep inside the model."""
+    for name, conditioning in conditionings.items():
+        for entry in conditioning if isinstance(conditioning, list) else []:
+            extra = entry[1] if isinstance(entry, (list, tuple)) and len(entry) > 1 and isinstance(entry[1], dict) else {}
+            for frames in extra.get("vace_frames") or []:
+                if isinstance(frames, torch.Tensor) and frames.ndim == 5 and frames.shape[2:] != samples.shape[2:]:
+                    grid = lambda shape: "x".join(str(int(n)) for n in shape)  # noqa: E731
+                    raise ReCoInputError("latent_image", f"is {grid(samples.shape[2:])} (frames x height x width) but "
+                                         f"the VACE context in {name} is {grid(frames.shape[2:])}",
+                                         "Connect the latent, positive and negative of the same ReCo In-Context "
+                                         "Edit node.")
+
+
+def check_reco_canvas(latent_image: dict, samples: torch.Tensor) -> None:
+    """Region sampling needs the canvas of ReCo In-Context Edit: [source | target] with its source latent."""
+    source = latent_image.get(SOURCE_KEY)
+    if not isinstance(source, torch.Tensor):
+        raise ReCoInputError("latent_image", "does not come from ReCo In-Context Edit (it carries no source "
+                             "latent)", "Connect ReCo In-Context Edit's latent, or set region to off.")
+    lead = int(latent_image.get(REFERENCE_KEY) or 0)
+    canvas = samples.shape[:2] + (samples.shape[2] - lead, samples.shape[3], samples.shape[4] // 2)
+    if samples.shape[-1] % 2 or tuple(source.shape[1:]) != tuple(canvas[1:]):
+        raise ReCoInputError("latent_image", f"is not a ReCo canvas of its source latent (canvas "
+                             f"{tuple(samples.shape)}, source {tuple(source.shape)})",
+                             "Connect ReCo In-Context Edit's latent directly (or through nodes that keep its size).")
 
 
 class ReCoSampler(io.ComfyNode):
@@ -220,18 +285,22 @@ class ReCoSampler(io.ComfyNode):
     def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler, region,
                 background, attention, mask=None, release=0.7, detect_at=0.2, threshold=0.0, attention_blocks="all",
                 denoise=1.0) -> io.NodeOutput:
+        checks.check_range(cfg, 0.0, 100.0, name="cfg")
+        checks.check_range(denoise, 0.0, 1.0, name="denoise")
         options = RegionOptions(mode=region, background=background, release=release, attention=attention,
                                 attention_layers=attention_blocks.strip() or "all", detect_at=detect_at,
                                 threshold=threshold or None).validate()
-        samples = comfy.sample.fix_empty_latent_channels(model, latent_image["samples"])
-        if options.enabled and SOURCE_KEY not in latent_image:
-            raise ReCoInputError("latent_image", "does not come from ReCo In-Context Edit (it carries no source "
-                                 "latent)", "Connect ReCo In-Context Edit's latent, or set region to off.")
+        samples = comfy.sample.fix_empty_latent_channels(model, video_latent(latent_image, "latent_image"))
+        check_fits_context({"positive": positive, "negative": negative}, samples)
+        if options.enabled:
+            attention_block_indices(attention_blocks, len(model.model.diffusion_model.blocks))
+            check_reco_canvas(latent_image, samples)
         if options.mode == "mask" and mask is None:
             raise ReCoInputError("mask", "is missing but region is mask", "Connect a MASK, or set region to auto.")
         if options.enabled and latent_image.get(REFERENCE_KEY):
             raise ReCoInputError("region", f"{region} cannot be combined with a reference image yet",
                                  "Set region to off (the default) when ReCo In-Context Edit has a reference.")
+        lead = int(latent_image.get(REFERENCE_KEY) or 0)
         noise = comfy.sample.prepare_noise(samples, seed, latent_image.get("batch_index"))
         sigmas = comfy.samplers.KSampler(model, steps=steps, device=model.load_device, sampler=sampler_name,
                                          scheduler=scheduler, denoise=denoise, model_options=model.model_options).sigmas
@@ -241,7 +310,7 @@ class ReCoSampler(io.ComfyNode):
         if options.enabled:
             controller = RegionController(options, sigmas, samples.shape)
             if options.mode == "mask":
-                controller.set_region(region_from_mask(mask, samples.shape))
+                controller.set_region(region_from_mask(mask, samples[:, :, lead:].shape, latent_image))
             source = latent_image[SOURCE_KEY].to(samples)
             samples = layout.join_latent(source, source)  # the background lock pulls toward the source
             if noise_mask is None:
@@ -256,7 +325,6 @@ class ReCoSampler(io.ComfyNode):
                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         result = latent_image.copy()
         result["samples"] = out.to(comfy.model_management.intermediate_device())
-        lead = int(latent_image.get(REFERENCE_KEY) or 0)
         region_mask = cls.region_mask(controller, samples[:, :, lead:].shape, latent_image.get(FRAMES_KEY))
         output = previews.with_region_ui(io.NodeOutput(result, region_mask), model, region,
                                          preview_latent=result["samples"][:, :, lead:])

@@ -13,6 +13,7 @@ import comfy.sd
 import torch
 from comfy_api.latest import io
 
+from ..reco_core import checks
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.models.loading import load_vae
 from ..reco_core.models.text import load_text_encoder
@@ -116,6 +117,7 @@ class ReCoShapesLoader(io.ComfyNode):
     def execute(cls, lora_strength) -> io.NodeOutput:
         from ..reco_core.shapes.model import WEIGHTS_DIR, ShapesFiles
 
+        checks.check_range(lora_strength, 0.0, 2.0, name="lora_strength")
         files = ShapesFiles(WEIGHTS_DIR)
         missing = files.missing(with_lora=lora_strength > 0)
         if missing:

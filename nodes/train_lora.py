@@ -13,11 +13,13 @@ import folder_paths
 import torch
 from comfy_api.latest import io
 
+from ..reco_core import checks
 from ..reco_core.errors import CancelledError, ReCoInputError
 from ..reco_core.models.configs import load_shipped_config
 from ..reco_core.models.loading import load_transformer, vae_latent_stats
 from ..reco_core.models.text import pad_embeddings
 from ..reco_core.train import Models, Trainer, config_from_dict
+from ..reco_core.train.config import check_output_name
 from ..reco_core.train.metrics import MetricsLog, loss_curve_image
 from .common import CATEGORY, advanced, decode_frames
 
@@ -81,16 +83,23 @@ def _fingerprint(module: torch.nn.Module) -> str:
 def lora_output_path(name: str) -> Path:
     """models/loras/<name>.safetensors; names that would leave the loras folder are refused."""
     folder = Path(folder_paths.get_folder_paths("loras")[0]).resolve()
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ReCoInputError("lora_name", f"{name!r} is not a plain file name".replace("\\x00", "\\0"),
+                             "Use a plain file name such as \"my_reco_lora\" (no folders, no \"..\").")
     filename = name if name.endswith(".safetensors") else f"{name}.safetensors"
     target = (folder / filename).resolve()
-    if not name or os.path.isabs(name) or target.parent != folder:
+    if os.path.isabs(name) or target.parent != folder:
         raise ReCoInputError("lora_name", f"{name!r} would be written outside the loras folder",
                              "Use a plain file name such as \"my_reco_lora\" (no folders, no \"..\").")
+    check_output_name(target.stem, "lora_name")
     return target
 
 
 def dataset_folder(name: str) -> Path:
+    """input/<name>; its manifest's paths are confined to it (reco_core.train.data.read_manifest)."""
     root = Path(folder_paths.get_input_directory()).resolve()
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ReCoInputError("dataset", f"{name!r} is not a folder name", "Pick a folder of ComfyUI's input folder.")
     folder = (root / name).resolve()
     if root not in folder.parents or not folder.is_dir():
         raise ReCoInputError("dataset", f"{name!r} is not a folder inside ComfyUI's input folder",
@@ -167,6 +176,9 @@ class ReCoTrainLoRA(io.ComfyNode):
                 resume, latent_weight=1e-3, attn_weight=1e-3, gradient_accumulation=2, save_every=250,
                 seed=0) -> io.NodeOutput:
         target = lora_output_path(lora_name)
+        for name, value in (("learning_rate", learning_rate), ("latent_weight", latent_weight),
+                            ("attn_weight", attn_weight)):
+            checks.check_finite(value, name=name)  # ComfyUI's min/max let NaN through
         config = config_from_dict({
             "model": {"transformer": folder_paths.get_full_path_or_raise("diffusion_models", base_model),
                       "dtype": "bf16" if torch.cuda.is_available() else "fp32"},

@@ -547,6 +547,11 @@ CASES: list[Case] = [
          "latent_image: does not come from ReCo In-Context Edit (it carries no source latent). Connect "
          "ReCo In-Context Edit's latent, or set region to off.",
          kind="comfyui"),
+    Case("comfy-sampler-latent-size", COMFY, "ReCo Sampler fed a video LATENT of another size than the VACE context "
+         "of its conditioning (Empty HunyuanVideo Latent 128x32)",
+         "latent_image: is 2x4x16 (frames x height x width) but the VACE context in positive is 2x4x8. Connect the "
+         "latent, positive and negative of the same ReCo In-Context Edit node.",
+         kind="comfyui"),
     Case("comfy-sampler-mask-size", COMFY, "ReCo Sampler, region mask, a 64x64 MASK for a 40x24 source",
          "mask: is 64x64 but the source is 40x24. Give a mask of the source's size (40x24); it is fitted "
          "to the model's size as the source was.",
@@ -586,7 +591,7 @@ CASES: list[Case] = [
          "names stop at 255 bytes).",
          kind="comfyui"),
     Case("comfy-train-learning-rate-nan", COMFY, "ReCo Train LoRA, learning_rate NaN",
-         "optim.learning_rate: nan is not a finite number. Write a plain number, e.g. the default 5e-05.",
+         "learning_rate: nan is not a finite number. Give a plain number.",
          kind="comfyui"),
     Case("comfy-shapes-strength-nan", COMFY, "ReCo-Shapes Loader, lora_strength NaN",
          "lora_strength: nan is not a finite number. Give a plain number.",
