@@ -68,19 +68,6 @@ def test_a_16_bit_model_gets_the_timestep_rounded_as_the_authors_pipeline_casts_
 # ----------------------------------------------------------------------------------------------------- the pipeline
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    from reco_core.models.tiny import build_tiny_transformer, build_tiny_vae
-
-    return ReCoPipeline(build_tiny_transformer(seed=0), build_tiny_vae(seed=0), device="cpu")
-
-
-@pytest.fixture
-def prompt():
-    generator = torch.Generator().manual_seed(3)
-    return Prompt(torch.randn(1, 6, 32, generator=generator), torch.randn(1, 4, 32, generator=generator))
-
-
 @pytest.fixture
 def source():
     return torch.rand(5, 32, 32, 3, generator=torch.Generator().manual_seed(4))

@@ -9,19 +9,6 @@ from reco_core.errors import CancelledError, ReCoInputError
 
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    from reco_core.models.tiny import build_tiny_transformer, build_tiny_vae
-
-    return ReCoPipeline(build_tiny_transformer(seed=0), build_tiny_vae(seed=0), device="cpu")
-
-
-@pytest.fixture
-def prompt():
-    generator = torch.Generator().manual_seed(3)
-    return Prompt(torch.randn(1, 6, 32, generator=generator), torch.randn(1, 4, 32, generator=generator))
-
-
 @pytest.fixture
 def source():
     generator = torch.Generator().manual_seed(4)
