@@ -17,7 +17,7 @@ from ..reco_core import checks
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.models.loading import load_vae
 from ..reco_core.models.text import load_text_encoder
-from ..reco_core.shapes.model import SHAPES_LORA_STRENGTH
+from ..reco_core.shapes.model import FPS, FRAMES, HEIGHT, SHAPES_LORA_STRENGTH, WIDTH
 from .common import CATEGORY
 from .lora_loader import apply_reco_lora
 
@@ -109,7 +109,7 @@ class ReCoShapesLoader(io.ComfyNode):
                 io.Model.Output(display_name="model", tooltip="The miniature Wan2.1-VACE model with the ReCo LoRA."),
                 io.Clip.Output(display_name="clip", tooltip="Its text encoder, for CLIP Text Encode (it knows the "
                                                              "shapes world's words: colours, shapes, add, remove, ...)."),
-                io.Vae.Output(display_name="vae", tooltip="Its VAE (64x64 per half, 17 frames at 8 fps)."),
+                io.Vae.Output(display_name="vae", tooltip=f"Its VAE ({WIDTH}x{HEIGHT} per half, {FRAMES} frames at {FPS} fps)."),
             ],
         )
 
@@ -141,7 +141,7 @@ class ReCoShapesClip(io.ComfyNode):
             node_id="ReCoShapesClip",
             display_name="ReCo-Shapes Demo Clip",
             category=CATEGORY,
-            description="A bundled clip of the ReCo-Shapes world (64x64, 17 frames, 8 fps) with an instruction "
+            description=f"A bundled clip of the ReCo-Shapes world ({WIDTH}x{HEIGHT}, {FRAMES} frames, {FPS} fps) with an instruction "
                         "for it, to try the miniature without any file of your own.",
             inputs=[
                 io.Combo.Input("clip", options=list(DEMO_CLIPS), default="add",

@@ -33,7 +33,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 from reco_core.engine.options import RECO_NEGATIVE_PROMPT  # noqa: E402  (the authors' negative prompt)
-from reco_core.shapes.model import SHAPES_LORA_STRENGTH  # noqa: E402  (the miniature's own default)
+from reco_core.shapes.model import (  # noqa: E402  (the miniature's own defaults)
+    FRAMES as SHAPES_FRAMES, SHAPES_EDIT_DEFAULTS, SHAPES_LORA_STRENGTH)
 
 WORKFLOWS_DIR = REPO_ROOT / "workflows"
 # Not directly in workflows/: ComfyUI lists every workflows/*.json as a template.
@@ -300,19 +301,19 @@ def reco_wan21_vace_ref_edit():
                     notes=[note], thumbnail_groups=("Instruction", "Source clip", "Reference image", "ReCo edit"))
 
 
-SHAPES_NOTE = """## ReCo-Shapes: the whole ReCo graph, no download
+SHAPES_NOTE = f"""## ReCo-Shapes: the whole ReCo graph, no download
 
 The pack ships a miniature of ReCo (a tiny Wan2.1-VACE model with its ReCo LoRA, VAE and text encoder) trained
 on a world of coloured shapes. This graph is the real edit graph on it and runs on a CPU in seconds.
 
 1. **ReCo-Shapes Demo Clip** picks a bundled clip (add, remove, replace, style) and its instruction.
-2. The instruction goes into CLIP Text Encode: type your own there instead, e.g. "add a white square",
-   "remove the green circle", "replace the red triangle with a blue circle", "make it black and white".
-3. **ReCo In-Context Edit** builds the [source | target] canvas at 64x64 per half, 17 frames.
-4. **ReCo Sampler** denoises both halves with 4 Euler steps, the miniature's own settings. Its region
+2. The instruction goes into CLIP Text Encode: type your own there instead, e.g. "add a white square to the
+   left of the red circle" (add names where), "remove the green circle", "replace the red triangle with a
+   blue circle", "make it black and white".
+3. **ReCo In-Context Edit** builds the [source | target] canvas at {SHAPES_EDIT_DEFAULTS["width"]}x{SHAPES_EDIT_DEFAULTS["height"]} per half, {SHAPES_FRAMES} frames.
+4. **ReCo Sampler** denoises both halves with {SHAPES_EDIT_DEFAULTS["steps"]} Euler steps, the miniature's own settings. Its region
    mode is off here: set it to auto to see where the edit happens, read from the model's own
-   estimates (a region overlay on its preview). On this tiny model the automatic region is still
-   rough, so auto costs background fidelity (docs/region.md).
+   estimates (a region overlay on its preview); docs/region.md says what it changes on this model.
 5. **ReCo Decode** shows a before/after wipe: drag it, step frames, play.
 
 The miniature knows only this world: real footage gives meaningless edits. For real videos open
@@ -324,7 +325,7 @@ def reco_shapes_edit():
     """The same graph on the bundled miniature: no files to download."""
     models = Group("Load the bundled miniature")
     loader = models.add("ReCoShapesLoader", (340, 106), color="blue", lora_strength=SHAPES_LORA_STRENGTH)
-    sampling = models.add("ModelSamplingSD3", (340, 58), model=loader.out("model"), shift=3.0)
+    sampling = models.add("ModelSamplingSD3", (340, 58), model=loader.out("model"), shift=SHAPES_EDIT_DEFAULTS["shift"])
 
     source = Group("Source clip")
     clip = source.add("ReCoShapesClip", (340, 106), color="blue", clip="add")
@@ -332,18 +333,20 @@ def reco_shapes_edit():
     instruction = Group("Instruction")
     positive = instruction.add("CLIPTextEncode", (400, 130), title="Instruction (positive prompt)", color="green",
                                clip=loader.out("clip"),
-                               text=clip.out("instruction", widget_value="insert a green circle"))
+                               text=clip.out("instruction", widget_value="add a red triangle to the right of the green square"))
     negative = instruction.add("CLIPTextEncode", (400, 100), title="Negative prompt", color="red",
                                clip=loader.out("clip"), text="")
 
     edit = Group("ReCo edit")
     in_context = edit.add("ReCoInContext", (340, 306), color="blue", positive=positive.out("CONDITIONING"),
                           negative=negative.out("CONDITIONING"), vae=loader.out("vae"), source=clip.out("images"),
-                          width=64, height=64, length=17, strength=1.0, keep_source=False, resize_mode="crop")
+                          width=SHAPES_EDIT_DEFAULTS["width"], height=SHAPES_EDIT_DEFAULTS["height"], length=SHAPES_FRAMES,
+                          strength=1.0, keep_source=False, resize_mode="crop")
     sampler = edit.add("ReCoSampler", (340, 460), color="blue", model=sampling.out("MODEL"),
                        positive=in_context.out("positive"), negative=in_context.out("negative"),
-                       latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed", steps=4,
-                       cfg=1.0, sampler_name="euler", scheduler="simple", region="off", background=0.8,
+                       latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed",
+                       steps=SHAPES_EDIT_DEFAULTS["steps"], cfg=SHAPES_EDIT_DEFAULTS["cfg"],
+                       sampler_name=SHAPES_EDIT_DEFAULTS["sampler"], scheduler="simple", region="off", background=0.8,
                        attention="region")
     decode = edit.add("ReCoDecode", (400, 420), color="blue", vae=loader.out("vae"), samples=sampler.out("latent"),
                       source=clip.out("images"))

@@ -647,7 +647,7 @@ def render() -> str:
         "after `error: ` and exits with 2; ComfyUI shows it on the node; Python raises `ReCoInputError` (a",
         "`ValueError`) or, for the pure functions, `ValueError`.",
         "",
-        "What is written is safe as well (tested in tests/test_fsutil.py and tests/test_video.py): files and folders",
+        "What is written is safe as well (tested in tests/test_fsutil.py): files and folders",
         "get the mode your umask gives; a file is written under a hidden temporary name and renamed into place,",
         "and one left by a killed process is removed by the next write into that folder; replacing a folder of",
         "PNG frames swaps it atomically where the file system can, and elsewhere a crash between its two renames",

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from reco_core.cli import main
+from reco_core.shapes import model as shapes_model
 from reco_core.shapes.model import shipped_files
 from reco_core.video import read_video, write_video
 
@@ -50,7 +51,8 @@ def test_the_readme_python_example_gives_what_the_command_line_gives(clip, cli_r
     (tmp_path / "clip.mp4").write_bytes(clip.read_bytes())
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
-    assert "step 4/4" in capsys.readouterr().out, "the example shows its progress"
+    steps = shapes_model.SHAPES_EDIT_DEFAULTS["steps"]
+    assert f"step {steps}/{steps}" in capsys.readouterr().out, "the example shows its progress"
     torch.testing.assert_close(read_video(tmp_path / "edit.mp4").frames, cli_result, atol=0, rtol=0)
 
 

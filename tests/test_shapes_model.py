@@ -38,6 +38,28 @@ def test_fast_build_runs_every_stage_and_its_parts_load(tmp_path):
     assert vae.config.latents_mean == shapes_model_wan_stats()[0]
     assert text_encoder.encode(["add a red circle"]).shape == (1, 512, 4096)
     assert any("[lora]" in line for line in lines)
+    assert_trainer_forward_is_wans(files, tmp_path / "trainer")
+
+
+def assert_trainer_forward_is_wans(files, out):
+    """The build's trainer feeds the model compact text: its forward must equal the model's on Wan's 512 rows.
+    (Its processors once fell away when a dropped context manager was garbage-collected, and the LoRA then
+    learnt on text that inference never gives.)"""
+    import gc
+
+    from reco_core.shapes.build import BuildPlan, lora_config, make_trainer
+    from reco_core.train import Trainer
+
+    trainer = make_trainer(lora_config(files, BuildPlan.fast().lora_overrides), out)
+    trainer.prepare()
+    gc.collect()
+    batch = trainer.load_batch([0], torch.Generator().manual_seed(0), "cpu")
+    x_t, sigma = torch.randn(batch.latent.shape, generator=torch.Generator().manual_seed(1)), torch.tensor([0.6])
+    with torch.no_grad():
+        fast = trainer.call_model(trainer.model, x_t, sigma, batch)
+        full = Trainer.call_model(trainer, trainer.model, x_t, sigma, batch)
+    assert batch.text.shape[1] == 512
+    torch.testing.assert_close(fast, full, atol=1e-4, rtol=1e-4)
 
 
 def shapes_model_wan_stats():
@@ -113,23 +135,30 @@ def test_text_encoder_keeps_word_order():
     encoder = build_text_encoder(0)
     a, b = encoder.encode(["replace the red circle with a blue square", "replace the blue circle with a red square"])
     assert not torch.allclose(a[2:8].sort(dim=0).values, b[2:8].sort(dim=0).values, atol=1e-2)
-    assert encoder.tokenizer.unk_token_id not in encoder.tokenize(["a red circle on a slate background, at night"])[0]
+    known = "put a white triangle to the right of the red circle"
+    assert encoder.tokenizer.unk_token_id not in encoder.tokenize([known])[0]
 
 
 
-def test_pretraining_canvases_include_a_clip_beside_itself_with_the_right_half_holed():
-    import numpy as np
+def test_edit_pretraining_batches_mix_edits_copies_and_first_frames():
+    from reco_core.layout import split_latent
+    from reco_core.shapes.edit_pretrain import EditPool, EditPretrainConfig, sample_edit_batch
 
-    from reco_core.shapes.pretrain import PoolConfig, random_clip
-
-    config = PoolConfig(frames=5)
-    clips = [random_clip(np.random.default_rng(seed), config, double=True) for seed in range(12)]
-    beside = [c for c in clips if torch.equal(c.frames[..., :64, :], c.frames[..., 64:, :])]
-    assert beside and len(beside) < len(clips), "expected both in-context canvases and wide scenes"
-    for clip in beside:
-        assert clip.frames.shape[:3] == (5, 64, 128)
-        assert clip.hole[..., 64:].min() == 1 and clip.hole[..., :64].max() == 0
-        assert "background" in clip.caption
+    generator = torch.Generator().manual_seed(0)
+    count = 6
+    latents = torch.randn(count, 16, 2, 2, 4, generator=generator)
+    controls, first = torch.randn(count, 96, 2, 2, 4), torch.randn(count, 96, 2, 2, 4)
+    pool = EditPool(latents, controls, first, torch.ones(count, 1, 2, 2, 2),
+                    [torch.full((3, 8), float(i + 1)) for i in range(count)], torch.zeros(1, 8))
+    config = EditPretrainConfig(batch_size=64, identity_share=0.3, first_frame_share=0.3)
+    batch = sample_edit_batch(pool, config, generator)
+    source, target = split_latent(batch.latent)
+    copies = (source == target).flatten(1).all(dim=1)
+    assert 0 < copies.sum() < 64, "some copies, some edits"
+    assert (batch.mask[copies] == 0).all() and (batch.mask[~copies] == 1).all()
+    assert (batch.text.text[copies, 0] == 0).all() and (batch.text.text[~copies, 0] != 0).all()
+    shown_first = torch.tensor([any(torch.equal(c, f) for f in first) for c in batch.control])
+    assert shown_first.any() and not (shown_first & copies).any(), "a copy never shows an edited first frame"
 
 # ------------------------------------------------------------------------------------------------ shipped files
 
@@ -174,7 +203,8 @@ def test_edit_command_fits_any_clip_to_the_model(tmp_path):
     assert main(["edit", "--model", "shapes", "--source", str(source), "--instruction", "make it sepia",
                  "--out", str(out), "--steps", "2", "--quiet"]) == 0
     info = probe_video(out)
-    assert (info.width, info.height, info.num_frames) == (64, 64, 17)
+    # The default output size is the source's: the edit is put back at 100x72; the model edits 17 frames.
+    assert (info.width, info.height, info.num_frames) == (100, 72, 17)
 
 
 # ------------------------------------------------------------------------------------------------ demo, benchmark
@@ -188,7 +218,7 @@ def test_demo_clips_come_from_the_test_split():
     assert [clip.task for clip in clips] == list(TASKS)
     for clip in clips:
         assert seed_split(clip.info["seed"]) == "test"
-        again = make_pair(clip.info["seed"], clip.task, WorldConfig(num_frames=17))
+        again = make_pair(clip.info["seed"], clip.task, shapes_model.model_world())
         assert torch.equal(again.source, clip.source) and again.instruction == clip.instruction
 
 
@@ -202,8 +232,8 @@ def test_demo_writes_videos_grid_and_metrics(tmp_path):
     metrics = run_demo(tmp_path, echo=lambda line: None)
     for task in TASKS:
         info = probe_video(tmp_path / f"{task}.mp4")
-        assert (info.width, info.height, info.num_frames) == (3 * 64, 64, 17)
-    assert Image.open(tmp_path / "grid.png").size[1] > 4 * 64
+        assert (info.width, info.height, info.num_frames) == (3 * shapes_model.WIDTH, shapes_model.HEIGHT, 17)
+    assert Image.open(tmp_path / "grid.png").size[1] > 4 * shapes_model.HEIGHT
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert [clip["task"] for clip in saved["clips"]] == list(TASKS) == [c["task"] for c in metrics["clips"]]
     assert all(0 <= clip["scores"]["edit_accuracy"] <= 1 for clip in saved["clips"])
@@ -224,17 +254,29 @@ def test_benchmark_scores_a_pair_per_task_against_the_unchanged_source(tmp_path)
     committed = {(row["task"], row["seed"]): row["scores"] for row in shapes_model.read_benchmark()["pairs"]}
     for row in report["pairs"]:
         expected = committed[(row["task"], row["seed"])]
-        for key in ("edit_accuracy", "background_psnr"):
-            assert row["scores"][key] == pytest.approx(expected[key], abs=0.02), (row["task"], key)
+        assert row["scores"]["edit_accuracy"] == pytest.approx(expected["edit_accuracy"], abs=0.02), row["task"]
+        if expected["background_psnr"] is not None:
+            assert row["scores"]["background_psnr"] == pytest.approx(expected["background_psnr"], abs=0.1), row["task"]
 
 
 @needs_weights
-def test_committed_benchmark_meets_the_acceptance_bar():
-    from reco_core.shapes.model_card import acceptance
+def test_committed_benchmark_beats_the_unchanged_source_and_the_card_says_where_the_bar_stands():
+    from reco_core.shapes.model_card import acceptance, meets_bar
 
-    met = acceptance(shapes_model.read_benchmark())
-    assert met["beats_source"] == list(TASKS)
-    assert met["background_above_25db"] == [task for task in TASKS if task != "style"]
+    benchmark = shapes_model.read_benchmark()
+    assert acceptance(benchmark)["beats_source"] == list(TASKS)
+    status = "meets" if meets_bar(benchmark) else "does **not** meet"
+    assert f"Status: this build {status} the project's bar" in FILES.model_card.read_text()
+
+
+@needs_weights
+def test_the_instruction_steers_the_shipped_model(shipped_pipeline):
+    from reco_core.shapes.bench import benchmark_pairs, edit_options, instruction_steering
+
+    steering = instruction_steering(shipped_pipeline, benchmark_pairs(1, tasks=("remove",)), edit_options(),
+                                    echo=lambda line: None)
+    # The 64x64 build gave 0.2/255 here: one output whatever the instruction.
+    assert steering["smallest"] > 1.0 and steering["mean"] > 4.0, steering
 
 
 def test_unknown_benchmark_region_mode_is_refused_before_loading():
@@ -248,15 +290,19 @@ def test_unknown_benchmark_region_mode_is_refused_before_loading():
 def test_region_iou_against_the_ground_truth_mask():
     from reco_core.shapes.bench import pair_region_iou as region_iou
 
-    pair = make_pair(5, "add", WorldConfig(width=32, height=32, num_frames=5))
-    truth = pair.mask
+    from reco_core.masks import latent_to_pixel_mask, pixel_to_latent_mask
+
+    pair = make_pair(5, "add", WorldConfig(width=64, height=64, num_frames=5))
+    cells = pixel_to_latent_mask(pair.mask)  # [2, 8, 8]: the grid the region lives on
     assert region_iou(None, pair) is None
-    assert region_iou(truth.clone(), pair) == 1.0
-    assert region_iou(torch.zeros_like(truth), pair) == 0.0
-    half = truth.clone()
-    half[:, :, :16] = 0
-    expected = (truth[:, :, 16:] > 0.5).sum().item() / (truth > 0.5).sum().item()
-    assert region_iou(half, pair) == pytest.approx(expected)
+    assert region_iou(latent_to_pixel_mask(cells, 5), pair) == 1.0
+    assert region_iou(pair.mask.clone(), pair) == 1.0, "any pixel of a cell marks the cell"
+    assert region_iou(torch.zeros_like(pair.mask), pair) == 0.0
+    half = cells.clone()
+    half[..., :4] = 0
+    expected = cells[..., 4:].sum().item() / cells.sum().item()
+    assert 0 < expected < 1
+    assert region_iou(latent_to_pixel_mask(half, 5), pair) == pytest.approx(expected)
 
 
 @needs_weights
@@ -282,18 +328,18 @@ def test_edit_settings_are_chosen_on_validation_pairs_not_test_pairs(tmp_path):
     assert [pair.task for pair in validation] == list(TASKS)
     assert {seed_split(pair.info["seed"]) for pair in validation} == {"train"}
     assert not {p.info["seed"] for p in validation} & {p.info["seed"] for p in benchmark_pairs(1)}
-    candidates = (Candidate("ReCo", 1.0, {"steps": 1}), Candidate("base", 0.0, {"steps": 1}))
+    candidates = (Candidate("ReCo", 1.0, {"steps": 2}), Candidate("one step", 1.0, {"steps": 1}))
     summary = run_settings(tmp_path, count=1, candidates=candidates, docs=tmp_path / "settings.md", echo=lambda s: None)
     results = summary["results"]
-    # Strength 0 is the base model, which copies the source: far more background, no edit.
-    assert results["base"]["add"]["background_psnr"] > results["ReCo"]["add"]["background_psnr"] + 2
+    assert set(results) == {"ReCo", "one step"} and all(set(r) >= set(TASKS) for r in results.values())
+    assert results["ReCo"] != results["one step"], "each candidate is edited with its own settings"
     assert json.loads((tmp_path / "settings.json").read_text())["results"] == results
-    assert "| base |" in (tmp_path / "settings.md").read_text()
+    assert "| one step |" in (tmp_path / "settings.md").read_text()
 
 
 def test_compact_text_cross_attention_equals_attention_on_all_512_rows():
     from reco_core.shapes.compact_text import compact_cross_attention, compact_text
-    from reco_core.shapes.pretrain import build_transformer
+    from reco_core.shapes.transformer import build_transformer
 
     model = build_transformer(0).eval()
     generator = torch.Generator().manual_seed(0)

@@ -14,6 +14,8 @@ from reco_core.errors import CancelledError, ReCoInputError
 from reco_core.shapes import dataset as dataset_module
 from reco_core.shapes.dataset import export_dataset, load_pair, read_manifest, write_pair
 from reco_core.shapes.tasks import (
+    ADD_SIDES,
+    ADDED_SHAPE_SIZE,
     OBJECT_TEMPLATES,
     STYLES,
     TASKS,
@@ -43,6 +45,7 @@ from reco_core.shapes.world import (
     shape_coverage,
     to_uint8,
 )
+from reco_core.shapes.world import SHAPE_EXTENT
 
 OBJECT_TASKS = ("add", "remove", "replace")
 SEEDS_PER_TASK = 6
@@ -215,6 +218,37 @@ def test_object_edits_do_what_they_say(object_pairs):
             assert pair.instruction.endswith(f"{new[0]} {new[1]}")
             if new[0] != edited[0]:
                 assert _shows_color(pair.target, pair.mask, new[0])
+
+
+def _centroids(coverage_mask: np.ndarray) -> np.ndarray:
+    """Centre of mass per frame of a [T, H, W] mask, as (x, y) in pixels."""
+    ys, xs = np.mgrid[: coverage_mask.shape[1], : coverage_mask.shape[2]]
+    total = coverage_mask.sum(axis=(1, 2))
+    return np.stack([(coverage_mask * xs).sum(axis=(1, 2)) / total, (coverage_mask * ys).sum(axis=(1, 2)) / total], 1)
+
+
+def test_add_puts_the_new_shape_on_the_named_side_and_it_rides_along():
+    """Image rows grow downward, so "above" is a smaller y."""
+    assert set(ADD_SIDES) == {"to the left of", "to the right of", "above", "below"}
+    config = WorldConfig()
+    sides_seen = set()
+    for seed in split_seeds("test", 12):
+        pair = make_pair(seed, "add", config)
+        side, anchor = pair.info["side"], pair.info["anchor"]
+        sides_seen.add(side)
+        assert f"{side} the {anchor['color']} {anchor['kind']}" in pair.instruction
+        assert anchor in pair.info["shapes"]
+        # The new shape is the only change; where it is not hidden, it sits on the named side of its anchor.
+        new_pixels = pair.mask.numpy()
+        dx, dy = {"to the left of": (-1, 0), "to the right of": (1, 0), "above": (0, -1), "below": (0, 1)}[side]
+        anchor_color = np.array(SHAPE_COLORS_8BIT[anchor["color"]])
+        anchor_pixels = (to_uint8(pair.source) == anchor_color).all(axis=-1).astype(float)
+        offset = _centroids(new_pixels) - _centroids(anchor_pixels)
+        along = offset @ np.array([dx, dy])
+        assert (along > 0.5 * ADDED_SHAPE_SIZE * config.unit).all(), pair.instruction
+        # It moves with the anchor: the offset barely changes over the clip (only occlusion moves the centroid).
+        assert np.ptp(along) < 0.35 * SHAPE_EXTENT * ADDED_SHAPE_SIZE * config.unit, pair.instruction
+    assert len(sides_seen) >= 3
 
 
 def test_style_mask_is_all_ones_and_target_is_styled_source(style_pairs):

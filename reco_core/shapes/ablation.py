@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..fsutil import atomic_write_text
 from .bench import run_benchmark
-from .build import BUILD_LOG, LORA_CONFIG, REPO_ROOT, Log, train_lora
+from .build import BUILD_LOG, LORA_CONFIG, LORA_RUN, REPO_ROOT, Log, train_lora
 from .metrics import format_table
 from .model import ShapesFiles, read_benchmark, shipped_files
 
@@ -42,20 +42,26 @@ def _slug(name: str) -> str:
     return name.lower().replace(" ", "_")
 
 
-def export_shared_data(out: Path) -> Path:
-    """Export the config's training pairs once (as its `generate_shapes` would); every variant trains on them."""
+def shared_data(files: ShapesFiles, out: Path) -> tuple[Path, Path]:
+    """(manifest, latent cache folder) every variant trains on: the build's own pairs and cache when `files` is a
+    build folder that still holds them (the same pairs the config generates, already encoded), else the config's
+    training pairs exported once into `out` (as its `generate_shapes` would)."""
     from .dataset import export_dataset
     from .world import WorldConfig
 
+    build_run = files.folder / LORA_RUN
+    if (build_run / "generated_pairs" / "train.jsonl").is_file() and (build_run / "cache").is_dir():
+        return build_run / "generated_pairs" / "train.jsonl", build_run / "cache"
     data = tomllib.loads(LORA_CONFIG.read_text(encoding="utf-8"))["data"]
     manifest = out / "data" / "train.jsonl"
     if not manifest.is_file():
         world = WorldConfig(width=data["width"], height=data["height"], num_frames=data["frames"], fps=int(data["fps"]))
         export_dataset(out / "data", "train", data["generate_shapes"], world)
-    return manifest
+    return manifest, out / "cache"
 
 
-def train_variant(files: ShapesFiles, out: Path, name: str, manifest: Path, log: Log, steps: int | None = None) -> Path:
+def train_variant(files: ShapesFiles, out: Path, name: str, data: tuple[Path, Path], log: Log,
+                  steps: int | None = None) -> Path:
     run_dir = out / _slug(name)
     lora = run_dir / "shapes_reco_lora.safetensors"
     if lora.is_file():
@@ -65,7 +71,8 @@ def train_variant(files: ShapesFiles, out: Path, name: str, manifest: Path, log:
         run_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(files.lora, lora)
         return lora
-    overrides = {"data": {"generate_shapes": 0, "manifest": str(manifest), "cache_dir": str(out / "cache")},
+    manifest, cache = data
+    overrides = {"data": {"generate_shapes": 0, "manifest": str(manifest), "cache_dir": str(cache)},
                  "loss": VARIANTS[name], **({"optim": {"steps": steps}} if steps else {})}
     return train_lora(files, run_dir, overrides, log, name=name)
 
@@ -247,11 +254,11 @@ def run_ablation(out: Path, count: int | None = None, base: str | Path | None = 
     count = count or DEFAULT_COUNT
     log = Log(echo)
     started = time.time()
-    manifest = export_shared_data(out)
+    data = shared_data(files, out)
     reports = {}
     for name in VARIANTS:
         echo(f"[ablation] {name}: training")
-        lora = train_variant(files, out, name, manifest, log, steps)
+        lora = train_variant(files, out, name, data, log, steps)
         report_path = out / f"{_slug(name)}.json"
         if report_path.is_file():
             reports[name] = json.loads(report_path.read_text())

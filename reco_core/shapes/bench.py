@@ -18,32 +18,44 @@ import torch
 from ..engine.options import EditOptions
 from ..errors import ReCoInputError
 from ..fsutil import atomic_write_text
+from ..masks import pixel_to_latent_mask
 from ..region import RegionOptions, region_iou
 from .metrics import aggregate, format_table, score_pair
 from .model import FPS, SHAPES_EDIT_DEFAULTS, SHAPES_LORA_STRENGTH, ShapesFiles, load_shapes_model, read_benchmark
+from .other_renderer import make_other_pair
 from .tasks import TASKS, EditPair, make_pair, split_seeds
-from .world import WorldConfig
+from .world import WorldConfig, all_shape_names
 
 DEFAULT_COUNT = 8
 #: Benchmark pair k of task i uses test seed BENCH_SEED_START + i * TASK_STRIDE + k.
 BENCH_SEED_START = 0
 TASK_STRIDE = 100_000
 REGION_MODES = ("off", "auto")
+#: "world" draws pairs as training did; "other" with an independent renderer (`other_renderer`).
+RENDERERS = ("world", "other")
 
 
 def benchmark_pairs(count: int, tasks: tuple[str, ...] = TASKS, config: WorldConfig | None = None,
-                    split: str = "test", start: int = BENCH_SEED_START) -> list[EditPair]:
+                    split: str = "test", start: int = BENCH_SEED_START, renderer: str = "world") -> list[EditPair]:
     """`count` pairs per task of `split` (held-out test pairs by default), in task order; deterministic.
 
-    Pair k of task i uses the split's seed `start + i * TASK_STRIDE + k`.
+    Pair k of task i uses the split's seed `start + i * TASK_STRIDE + k`. `renderer` "other" draws them with
+    the independent renderer the model never saw (same tasks and instructions, other pictures).
     """
+    check_renderer(renderer)
     config = config or WorldConfig(width=SHAPES_EDIT_DEFAULTS["width"], height=SHAPES_EDIT_DEFAULTS["height"],
                                    num_frames=SHAPES_EDIT_DEFAULTS["max_frames"], fps=FPS)
+    draw = make_pair if renderer == "world" else make_other_pair
     pairs = []
     for task in tasks:
         first = start + TASKS.index(task) * TASK_STRIDE
-        pairs += [make_pair(seed, task, config) for seed in split_seeds(split, count, start=first)]
+        pairs += [draw(seed, task, config) for seed in split_seeds(split, count, start=first)]
     return pairs
+
+
+def check_renderer(renderer: str) -> None:
+    if renderer not in RENDERERS:
+        raise ReCoInputError("--renderer", f"{renderer!r} is not a renderer", f"Use one of: {', '.join(RENDERERS)}.")
 
 
 def edit_options(**changes) -> EditOptions:
@@ -67,8 +79,11 @@ def edit_pair(pipeline, pair: EditPair, options: EditOptions, region: str = "off
 
 
 def pair_region_iou(region: torch.Tensor | None, pair: EditPair) -> float | None:
-    """IoU of the region the sampler used with the ground-truth edit mask (None without a region)."""
-    return None if region is None else region_iou(region, pair.mask.to(region.device))
+    """IoU of the region the sampler used with the ground-truth edit mask, on the latent grid the region lives
+    on (a cell is edited when any pixel it covers changes: the mask ReCo's losses use); None without a region."""
+    if region is None:
+        return None
+    return region_iou(pixel_to_latent_mask(region.cpu()), pixel_to_latent_mask(pair.mask))
 
 
 def unchanged_results(pairs: list[EditPair]) -> dict:
@@ -137,18 +152,54 @@ def benchmark_report(pipeline, pairs: list[EditPair], options: EditOptions, regi
 
 def run_benchmark(out: str | Path | None = None, count: int | None = None, lora: str | Path | None = None,
                   region: str = "off", *, files: ShapesFiles | None = None, options: EditOptions | None = None,
-                  strength: float = SHAPES_LORA_STRENGTH, echo: Callable[[str], None] = print) -> dict:
+                  strength: float = SHAPES_LORA_STRENGTH, renderer: str = "world",
+                  echo: Callable[[str], None] = print) -> dict:
     """Benchmark the miniature (the shipped LoRA, or `lora`, merged at `strength`) on `count` test pairs per task.
 
-    Returns {"count", "lora", "lora_strength", "region", "options", "results", "unchanged", "pairs", "seconds"} and
-    writes it to `out` as JSON when given.
+    Returns {"count", "lora", "lora_strength", "renderer", "region", "options", "results", "unchanged", "pairs",
+    "seconds"} and writes it to `out` as JSON when given.
     """
     check_region(region)
+    check_renderer(renderer)
     count = check_count(count)
     pipeline = shapes_pipeline(lora, files, strength)
-    report = {"count": count, "lora": str(lora) if lora else "shipped", "lora_strength": strength,
-              **benchmark_report(pipeline, benchmark_pairs(count), options or edit_options(), region, echo)}
+    report = {"count": count, "lora": str(lora) if lora else "shipped", "lora_strength": strength, "renderer": renderer,
+              **benchmark_report(pipeline, benchmark_pairs(count, renderer=renderer), options or edit_options(),
+                                 region, echo)}
     if out is not None:
         atomic_write_text(out, json.dumps(report, indent=2))
         echo(f"[bench] wrote {out}")
     return report
+
+
+# ----------------------------------------------------------------------------------------------
+# Does the instruction steer?
+
+
+def steering_instructions(pair: EditPair) -> list[str]:
+    """Five instructions that all fit `pair`'s source: remove, replace and add beside its first shape, two looks."""
+    first = pair.info["shapes"][0]
+    present = {(shape["color"], shape["kind"]) for shape in pair.info["shapes"]}
+    free = [name for name in all_shape_names() if name not in present]
+    (new_color, new_kind), (add_color, add_kind) = free[0], free[-1]
+    name = f"{first['color']} {first['kind']}"
+    return [f"remove the {name}", f"replace the {name} with a {new_color} {new_kind}",
+            f"add a {add_color} {add_kind} to the right of the {name}", "make it sepia", "invert the colors"]
+
+
+def instruction_steering(pipeline, pairs: list[EditPair], options: EditOptions,
+                         echo: Callable[[str], None] = print) -> dict:
+    """How much the instruction changes the output: for each source, the mean absolute difference (in 8-bit
+    levels) between the edits of every two of `steering_instructions`; the mean and the smallest over sources."""
+    per_source = []
+    for pair in pairs:
+        edits = [edit_pair(pipeline, replace(pair, instruction=text), options).frames
+                 for text in steering_instructions(pair)]
+        differences = [float((a - b).abs().mean()) * 255 for i, a in enumerate(edits) for b in edits[i + 1 :]]
+        per_source.append({"seed": pair.info["seed"], "mean": sum(differences) / len(differences),
+                           "smallest": min(differences)})
+        echo(f"[steering] seed {pair.info['seed']}: mean {per_source[-1]['mean']:.1f}/255, "
+             f"smallest {per_source[-1]['smallest']:.1f}/255")
+    return {"instructions": len(steering_instructions(pairs[0])), "sources": per_source,
+            "mean": sum(s["mean"] for s in per_source) / len(per_source),
+            "smallest": min(s["smallest"] for s in per_source)}

@@ -4,9 +4,12 @@ Stages (each writes its files into `out`; with `resume` a stage whose files exis
 
 1. text encoder: a seeded random, frozen UMT5 (d_model 4096) and a word tokenizer;
 2. VAE: a small AutoencoderKLWan trained on shapes crops, re-scaled to Wan2.1's latent statistics;
-3. base: a Wan2.1-VACE transformer pretrained by flow matching (text-to-video, masked generation);
-4. LoRA: `configs/shapes-reco.toml` run through `reco_core.train.Trainer` on the base just built;
-5. benchmark: the edit model scored on held-out pairs, and the model card.
+3. clips: the LoRA config's training pairs exported and put in the trainer's latent cache (shared by 4 and 5);
+4. base: a Wan2.1-VACE transformer trained from scratch to edit (`edit_pretrain`): single frames first,
+   many and cheap, then the clips of stage 3;
+5. LoRA: `configs/shapes-reco.toml` run through `reco_core.train.Trainer` on the base just built;
+6. benchmark: the edit model scored on held-out pairs;
+7. checks: does the instruction steer, and the scores on pairs of an independent renderer; the model card.
 
 `install` copies the shipped files into `reco_core/shapes/weights/`.
 """
@@ -36,15 +39,31 @@ from .model import (
     ShapesFiles,
     speed_up_cpu_convolutions,
 )
+from .edit_pretrain import EditPretrainConfig
 from .model_card import write_model_card
-from .pretrain import IN_CONTEXT_HOLES, PoolConfig, PretrainConfig, in_context_pool, in_context_pretraining
 from .vae_training import VAETrainConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LORA_CONFIG = REPO_ROOT / "configs" / "shapes-reco.toml"
 BUILD_LOG = "build_log.json"
-STAGES = ("text_encoder", "vae", "base", "lora", "benchmark")
+LORA_RUN = "lora_run"
+STAGES = ("text_encoder", "vae", "clips", "base", "lora", "benchmark", "checks")
 SHIPPED = (TRANSFORMER_FILE, VAE_FILE, TEXT_ENCODER_DIR, LORA_FILE, BENCHMARK_FILE, MODEL_CARD_FILE, BUILD_LOG)
+#: Train-split seeds of the single-frame pairs the base learns from first (the LoRA's clips start at 0).
+IMAGE_SEED_START = 30_000_000
+#: Of every seven single-frame pairs, two add, two replace, two remove and one restyles: the look of a whole
+#: frame is learnt fastest, placing and redrawing a shape slowest.
+IMAGE_TASKS = ("add", "add", "replace", "replace", "remove", "remove", "style")
+
+
+def image_phase() -> EditPretrainConfig:
+    return EditPretrainConfig(steps=6000, batch_size=16, learning_rate=2e-3, final_learning_rate=5e-5, warmup=150,
+                              first_frame_share=0.0)
+
+
+def clip_phase() -> EditPretrainConfig:
+    return EditPretrainConfig(steps=1200, batch_size=4, learning_rate=5e-4, final_learning_rate=2e-5, warmup=50,
+                              first_frame_share=0.1)
 
 
 @dataclass
@@ -54,12 +73,12 @@ class BuildPlan:
     vae: VAETrainConfig = field(default_factory=VAETrainConfig)
     vae_eval_clips: int = 8
     vae_stat_clips: int = 24
-    pool: PoolConfig = field(default_factory=PoolConfig)
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
-    in_context_pool: PoolConfig = field(default_factory=in_context_pool)
-    in_context: PretrainConfig = field(default_factory=in_context_pretraining)
+    image_pairs: int = 4000
+    images: EditPretrainConfig = field(default_factory=image_phase)
+    clips: EditPretrainConfig = field(default_factory=clip_phase)
     lora_overrides: dict = field(default_factory=dict)
     bench_count: int = 8
+    steering_sources: int = 4
     seed: int = 0
 
     @classmethod
@@ -70,14 +89,12 @@ class BuildPlan:
     def fast(cls) -> "BuildPlan":
         return cls(
             vae=VAETrainConfig(image_steps=3, image_batch_size=2, steps=2, batch_size=1, frames=5, crop=32, warmup=1),
-            vae_eval_clips=1, vae_stat_clips=2,
-            pool=PoolConfig(single=2, double=2, encode_batch=2),
-            pretrain=PretrainConfig(steps=3, batch_size=2, warmup=1),
-            in_context_pool=PoolConfig(single=2, double=2, encode_batch=2, double_holes=dict(IN_CONTEXT_HOLES)),
-            in_context=PretrainConfig(steps=2, batch_size=2, warmup=1),
+            vae_eval_clips=1, vae_stat_clips=2, image_pairs=8,
+            images=EditPretrainConfig(steps=3, batch_size=4, warmup=1, first_frame_share=0.0),
+            clips=EditPretrainConfig(steps=2, batch_size=2, warmup=1),
             lora_overrides={"data": {"generate_shapes": 4}, "optim": {"steps": 3, "batch_size": 2},
                             "lora": {"rank": 4, "alpha": 4}, "output": {"save_every": 0}},
-            bench_count=1,
+            bench_count=1, steering_sources=1,
         )
 
 
@@ -137,34 +154,75 @@ def build_vae_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
             **{k: round(v, 2) for k, v in scores.items()}}
 
 
+def _lora_trainer(files: ShapesFiles, plan: BuildPlan, log: Log, name: str = "lora", run_dir: Path | None = None):
+    config = lora_config(files, plan.lora_overrides)
+    return make_trainer(config, run_dir or files.folder / LORA_RUN, progress=log.every(name, 50),
+                        cache_progress=log.every(f"{name} cache", 50))
+
+
+def build_clips_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
+    """Export the LoRA config's pairs and fill the trainer's latent cache with them (the base learns from them
+    too, and the LoRA stage finds them cached)."""
+    from accelerate import Accelerator
+
+    from ..models.loading import load_vae
+    from ..models.text import load_text_encoder
+    from ..train.cache import build_cache
+    from ..train.encoders import DiffusersEncoders
+
+    trainer = _lora_trainer(files, plan, log)
+    trainer.accelerator = Accelerator(cpu=True)
+    trainer.prepare_data()
+    vae = speed_up_cpu_convolutions(load_vae(files.vae, dtype=torch.float32))
+    encoders = DiffusersEncoders(vae, load_text_encoder(files.text_encoder, dtype=torch.float32))
+    paths = build_cache(trainer.plans, trainer.config.data, encoders, clip_cache_dir(files),
+                        progress=log.every("clips cache", 50))
+    return {"pairs": len(paths), "frames": trainer.config.data.frames,
+            "size": f"{trainer.config.data.width}x{trainer.config.data.height}"}
+
+
+def clip_cache_dir(files: ShapesFiles) -> Path:
+    return files.folder / LORA_RUN / "cache"
+
+
+def clip_cache_paths(files: ShapesFiles) -> list[Path]:
+    """The cached clip pairs, in a fixed order."""
+    return sorted(clip_cache_dir(files).glob("*.safetensors"))
+
+
 def build_base_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
+    """A transformer trained from scratch to edit: single frames, then the cached clips (see `edit_pretrain`)."""
     from ..models.loading import load_vae, save_transformer
     from ..models.text import load_text_encoder
-    from . import pretrain as pt
+    from . import edit_pretrain as ep
+    from .model import model_world
+    from .tasks import split_seeds
+    from .text_encoder import trimmed_embeddings
+    from .transformer import build_transformer
 
     vae = speed_up_cpu_convolutions(load_vae(files.vae, dtype=torch.float32))
     encoder = load_text_encoder(files.text_encoder, dtype=torch.float32)
     started = time.time()
-    def pool_progress(name: str):
-        return lambda size, done, total: log.every(f"{name} {size}", 64)(done, total)
-
-    pool = pt.build_pool(vae, encoder, plan.pool, pool_progress("pool"))
+    seeds = split_seeds("train", plan.image_pairs, start=IMAGE_SEED_START)
+    images = ep.encode_edit_pool(vae, encoder, seeds, model_world(num_frames=1),
+                                 IMAGE_TASKS, progress=log.every("image pairs", 500))
     pool_seconds = time.time() - started
-    transformer = pt.build_transformer(plan.seed)
-    history = pt.pretrain(transformer, pool, plan.pretrain, log.every("base", 50))
-    started = time.time()
-    in_context_pool = pt.build_pool(vae, encoder, plan.in_context_pool, pool_progress("in-context pool"))
-    pool_seconds += time.time() - started
-    in_context = pt.pretrain(transformer, in_context_pool, plan.in_context, log.every("base in-context", 50))
+    transformer = build_transformer(plan.seed)
+    image_log = ep.edit_pretrain(transformer, images, plan.images, log.every("base images", 100))
+    del images
+    clips = ep.load_edit_pool(clip_cache_paths(files), trimmed_embeddings(encoder, [""])[0])
+    clip_log = ep.edit_pretrain(transformer, clips, plan.clips, log.every("base clips", 100))
     save_transformer(transformer, files.transformer, layout="comfy", dtype=torch.float16,
                      metadata={"reco_shapes": "base"})
-    tail, in_context_tail = history[-min(50, len(history)):], in_context[-min(50, len(in_context)):]
-    return {"steps": plan.pretrain.steps, "in_context_steps": plan.in_context.steps,
-            "pool_clips": {str(k): len(g.captions) for k, g in pool.groups.items()},
-            "in_context_pool_clips": {str(k): len(g.captions) for k, g in in_context_pool.groups.items()},
-            "pool_seconds": round(pool_seconds, 1), "final_loss": sum(r["loss"] for r in tail) / len(tail),
-            "in_context_final_loss": sum(r["loss"] for r in in_context_tail) / len(in_context_tail),
+    return {"image_pairs": plan.image_pairs, "image_steps": plan.images.steps, "clip_pairs": clips.latents.shape[0],
+            "clip_steps": plan.clips.steps, "pool_seconds": round(pool_seconds, 1),
+            "image_final_loss": _tail_mean(image_log), "clip_final_loss": _tail_mean(clip_log),
             "parameters": sum(p.numel() for p in transformer.parameters())}
+
+
+def _tail_mean(log: list[dict], count: int = 50) -> float:
+    tail = log[-min(count, len(log)):]
+    return sum(row["loss"] for row in tail) / max(1, len(tail))
 
 
 def lora_config(files: ShapesFiles, overrides: dict, path: Path = LORA_CONFIG):
@@ -183,7 +241,7 @@ def make_trainer(config, out: Path, progress=None, cache_progress=None):
     """The project's trainer with two exact CPU speed-ups: oneDNN convolutions in the VAE that fills the
     latent cache, and cross-attention on compact text (`compact_text.CompactText`) in the training forward."""
     from ..train import Trainer
-    from .compact_text import compact_cross_attention, compact_text
+    from .compact_text import compact_text, install_compact_cross_attention
 
     class ShapesTrainer(Trainer):
         def load_models(self):
@@ -193,7 +251,9 @@ def make_trainer(config, out: Path, progress=None, cache_progress=None):
 
         def prepare(self, resume: bool = False) -> None:
             super().prepare(resume)
-            self.cross_attention = compact_cross_attention(self.accelerator.unwrap_model(self.model)).__enter__()
+            # Installed for good: entering a context manager whose object is dropped restores the old
+            # processors as soon as it is garbage-collected (the LoRA of earlier builds trained on 9 text rows).
+            self.cross_attention = install_compact_cross_attention(self.accelerator.unwrap_model(self.model))
 
         def call_model(self, transformer, x_t, sigma, batch):
             text = compact_text(batch.text)
@@ -214,7 +274,7 @@ def train_lora(files: ShapesFiles, run_dir: Path, overrides: dict, log: Log, nam
 
 
 def build_lora_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
-    run_dir = files.folder / "lora_run"
+    run_dir = files.folder / LORA_RUN
     lora = train_lora(files, run_dir, plan.lora_overrides, log)
     shutil.copyfile(lora, files.lora)
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -235,18 +295,33 @@ def build_benchmark_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict
     return {"count": plan.bench_count, "overall": results["results"]["overall"]}
 
 
+def build_checks_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
+    """Two checks for the model card: does the instruction steer (different instructions on one source give
+    different edits), and do the scores hold on pairs drawn by the independent renderer the model never saw?"""
+    from .bench import benchmark_pairs, edit_options, instruction_steering, run_benchmark, shapes_pipeline
+
+    sources = benchmark_pairs(plan.steering_sources, tasks=("remove",))
+    steering = instruction_steering(shapes_pipeline(files=files), sources, edit_options(), log.echo)
+    other = run_benchmark(count=plan.bench_count, files=files, renderer="other", echo=log.echo)
+    return {"steering": steering, "other_renderer": {key: other[key] for key in ("count", "results", "unchanged")}}
+
+
 STAGE_FUNCTIONS = {
     "text_encoder": build_text_encoder_stage,
     "vae": build_vae_stage,
+    "clips": build_clips_stage,
     "base": build_base_stage,
     "lora": build_lora_stage,
     "benchmark": build_benchmark_stage,
+    "checks": build_checks_stage,
 }
 
 
 def stage_done(name: str, files: ShapesFiles) -> bool:
+    if name == "clips":
+        return bool(clip_cache_paths(files))
     outputs = {"text_encoder": files.text_encoder / "config.json", "vae": files.vae, "base": files.transformer,
-               "lora": files.lora, "benchmark": files.benchmark}
+               "lora": files.lora, "benchmark": files.benchmark, "checks": files.benchmark}
     return outputs[name].exists()
 
 

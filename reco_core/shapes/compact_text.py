@@ -73,16 +73,22 @@ def cross_attention_modules(model) -> list[torch.nn.Module]:
     return [block.attn2 for block in blocks]
 
 
+def install_compact_cross_attention(model) -> dict:
+    """Install the compact-text processors for good (a trainer's model); set `state["bias"]` before each
+    forward. Returns that state."""
+    state: dict = {}
+    for module in cross_attention_modules(model):
+        module.set_processor(CompactTextAttnProcessor(state))
+    return state
+
+
 @contextlib.contextmanager
 def compact_cross_attention(model) -> Iterator[dict]:
-    """Install the compact-text processors; set `state["bias"]` before each forward."""
-    state: dict = {}
+    """The compact-text processors for the duration of the block; set `state["bias"]` before each forward."""
     modules = cross_attention_modules(model)
     previous = [module.processor for module in modules]
-    for module in modules:
-        module.set_processor(CompactTextAttnProcessor(state))
     try:
-        yield state
+        yield install_compact_cross_attention(model)
     finally:
         for module, processor in zip(modules, previous):
             module.set_processor(processor)

@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..fsutil import atomic_path, atomic_write_text
 from .dataset import load_pair, read_manifest, write_pair
 from .metrics import score_pair
-from .model import FPS
+from .model import FPS, model_world
 from .tasks import TASKS, EditPair, make_pair, split_seeds
 from .world import WorldConfig, to_uint8
 
@@ -31,7 +31,7 @@ MANIFEST = "manifest.jsonl"
 #: Test-split seeds of the bundled clips, one per task (chosen once from DEMO_SEED_START on).
 DEMO_SEED_START = 900_000
 GRID_FRAMES = (0, 8, 16)
-GRID_SCALE = 2
+GRID_SCALE = 1
 #: Region mode of the demo edits (see docs/region.md for what it changes on this model).
 DEMO_REGION = "off"
 LABEL_WIDTH = 150
@@ -42,18 +42,21 @@ REPO_GRID = Path(__file__).resolve().parents[2] / "docs" / "images" / "demo_grid
 # The bundled clips
 
 
-#: A bundled clip shows its edit clearly: at most two shapes and at least this many changed pixels in
+#: A bundled clip shows its edit clearly: at most two shapes and at least this share of the frame changed in
 #: every frame (the first test seed from the task's start that passes is used).
 DEMO_MAX_SHAPES = 2
-DEMO_MIN_CHANGED = 160
+DEMO_MIN_CHANGED = 0.04
 
 
 def _clear_enough(pair: EditPair) -> bool:
-    return pair.info["num_shapes"] <= DEMO_MAX_SHAPES and float(pair.mask.sum(dim=(1, 2)).min()) >= DEMO_MIN_CHANGED
+    frame_area = pair.mask.shape[1] * pair.mask.shape[2]
+    changed = float(pair.mask.sum(dim=(1, 2)).min()) / frame_area
+    return pair.info["num_shapes"] <= DEMO_MAX_SHAPES and changed >= DEMO_MIN_CHANGED
 
 
-def demo_seeds(config: WorldConfig = WorldConfig(num_frames=17, fps=FPS)) -> dict[str, int]:
+def demo_seeds(config: WorldConfig | None = None) -> dict[str, int]:
     """The seed of each task's bundled clip: the first clear one from the task's test-split start."""
+    config = config or model_world()
     seeds = {}
     for index, task in enumerate(TASKS):
         for seed in split_seeds("test", 200, start=DEMO_SEED_START + 1000 * index):
@@ -66,7 +69,7 @@ def demo_seeds(config: WorldConfig = WorldConfig(num_frames=17, fps=FPS)) -> dic
 def write_demo_clips(folder: Path = DEMO_CLIPS_DIR, seeds: dict[str, int] | None = None) -> Path:
     """Render the bundled clips (source, target, mask as PNG folders) and their manifest into `folder`."""
     seeds = seeds or demo_seeds()
-    config = WorldConfig(num_frames=17, fps=FPS)
+    config = model_world()
     rows = []
     for task, seed in seeds.items():
         pair = make_pair(seed, task, config)

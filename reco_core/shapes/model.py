@@ -30,7 +30,7 @@ BENCHMARK_FILE = "benchmark.json"
 MODEL_CARD_FILE = "MODEL_CARD.md"
 
 #: Per-half size, length and frame rate the miniature is trained at.
-WIDTH, HEIGHT, FRAMES, FPS = 64, 64, 17, 8
+WIDTH, HEIGHT, FRAMES, FPS = 128, 128, 17, 8
 
 #: Strength the miniature's ReCo LoRA is merged at (edit, demo, benchmark, the ComfyUI loader's default).
 #: Chosen on validation pairs, never on the benchmark's test pairs (`python -m reco_core.shapes settings`,
@@ -43,12 +43,20 @@ SHAPES_EDIT_DEFAULTS: dict = {
     "width": WIDTH,
     "height": HEIGHT,
     "max_frames": FRAMES,
-    "steps": 4,
+    "steps": 10,
     "cfg": 1.0,
     "shift": 3.0,
     "sampler": "euler",
     "negative_prompt": "",
+    "output_size": "source",
 }
+
+
+def model_world(num_frames: int = FRAMES):
+    """The shapes world at the size, length and frame rate the miniature edits."""
+    from .world import WorldConfig
+
+    return WorldConfig(width=WIDTH, height=HEIGHT, num_frames=num_frames, fps=FPS)
 
 
 @dataclass(frozen=True)

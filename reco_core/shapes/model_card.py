@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..fsutil import atomic_write_text
-from .model import LORA_FILE, TEXT_ENCODER_DIR, TRANSFORMER_FILE, VAE_FILE, ShapesFiles
+from .model import HEIGHT, LORA_FILE, TEXT_ENCODER_DIR, TRANSFORMER_FILE, VAE_FILE, WIDTH, ShapesFiles
 
 
 def _size_mb(path: Path) -> float:
@@ -50,24 +50,25 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
     }
     lines += [f"| `{name}` | {what[name]} | {size:.1f} |" for name, size in sizes]
     lines += [f"| all | | {sum(size for _, size in sizes):.1f} |", ""]
+    images, clips = plan.get("images", {}), plan.get("clips", {})
     lines += [
         "- Transformer: dim 128 (1 head of 128), 6 blocks, FFN 512, text_dim 4096, freq_dim 256, VACE blocks",
         "  at layers 0, 2, 4 (evenly spaced, so ComfyUI's UNETLoader reads it as WAN21_Vace);",
         f"  {base.get('parameters', 0) / 1e6:.2f} M parameters.",
         f"- VAE: base_dim 16, one residual block per level, z_dim 16, 8x spatial / 4x temporal; "
         f"{vae.get('parameters', 0) / 1e6:.2f} M parameters.",
-        "  It starts as a colour codec (each latent pixel carries the mean colour of its 8x8 block; a",
-        "  random start with RMS norms barely sees flat colour changes, so every blue came back alike) that",
-        "  holds each latent frame for its four frames (from a random temporal start it lost moving shapes",
-        "  within a few frames), learns single frames, then 17-frame clips.",
-        "  Its raw latents are re-scaled to Wan2.1's per-channel `latents_mean`/`latents_std`, so latent",
-        "  normalisation is the real Wan VAE's in diffusers and ComfyUI (whose Wan21 format hard-codes it).",
+        "  It starts as a colour codec (each latent pixel carries the mean colour of its 8x8 block) that holds",
+        "  each latent frame for its four frames, learns single frames, then 17-frame clips. Its raw latents",
+        "  are re-scaled to Wan2.1's per-channel `latents_mean`/`latents_std`, so latent normalisation is the",
+        "  real Wan VAE's in diffusers and ComfyUI.",
         f"  Reconstruction of held-out clips: {vae.get('psnr', float('nan')):.1f} dB overall, "
         f"{vae.get('background_psnr', float('nan')):.1f} dB on the background.",
         "- Text encoder: UMT5 with d_model 4096 (so it plugs into text_dim 4096), 2 layers, 2 heads of d_kv 32,",
         "  d_ff 64, seeded random and frozen; head 0 is biased to read the previous word and head 1 the one",
-        "  before, so word order survives. The tokenizer knows the instruction and caption words only.",
-        "- Size: 64x64 per half (a 128x64 canvas), 17 frames at 8 fps.",
+        "  before, so word order survives. The tokenizer knows the instruction words only.",
+        f"- Size: {WIDTH}x{HEIGHT} per half (a {2 * WIDTH}x{HEIGHT} canvas: 8x8 tokens per half and frame, so a",
+        "  shape spans several tokens), 17 frames at 8 fps. At 64x64 a shape fit in one token and the VAE",
+        "  turned shapes into blobs, so the instruction could not steer; that is why the size is 128.",
         "",
         "## How it was built",
         "",
@@ -81,20 +82,24 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         f"1. Text encoder: seeded random (seed {plan.get('seed', 0)}), weights rounded to fp16 before any use.",
         f"2. VAE: {vae_plan.get('image_steps')} AdamW steps on batches of {vae_plan.get('image_batch_size')} single "
         f"frames, then {vae_plan.get('steps')} on batches of {vae_plan.get('batch_size')}",
-        f"   clips of {vae_plan.get('frames')} frames, all {vae_plan.get('crop')} px crops (scenes, styled scenes,",
-        "   [source | target] canvases, grey-holed VACE contexts); L1 + MSE + 1e-4 KL.",
-        f"3. Base: {base.get('pool_clips', {})} clips (by canvas width) encoded once; "
-        f"{plan.get('pretrain', {}).get('steps')} AdamW steps of batch {plan.get('pretrain', {}).get('batch_size')},",
-        "   flow matching (shift 3): text-to-video from scene captions, VACE masked generation with",
-        "   boxes, a shape's footprint or a whole half of a double-width scene as the hole, and in-context",
-        "   generation (a clip beside itself, right half holed), the look-across-the-seam prior a large",
-        f"   video model brings to ReCo. Then {base.get('in_context_steps', 0)} steps on "
-        f"{base.get('in_context_pool_clips', {})} more clips beside",
-        "   themselves only, half of them uncaptioned, so that the base copies shapes, not only the",
-        "   background, across the seam.",
-        f"4. LoRA: `{lora.get('config', 'configs/shapes-reco.toml')}` through `reco_core.train.Trainer`, "
-        f"{lora.get('steps', 0)} steps, both region losses on.",
-        "5. Benchmark: the edits below.",
+        f"   clips of {vae_plan.get('frames')} frames, all {vae_plan.get('crop')} px crops of {vae_plan.get('size')} px "
+        "scenes (scenes, styled scenes, [source | target]",
+        "   canvases, grey-holed VACE contexts); L1 + MSE + 1e-4 KL.",
+        f"3. Clips: the LoRA config's {stages.get('clips', {}).get('pairs', 0)} training pairs "
+        f"({stages.get('clips', {}).get('frames', 17)} frames) exported and encoded into the trainer's latent cache.",
+        f"4. Base: the transformer learns to edit from scratch, as ReCo's task (a [source | target] canvas, the",
+        "   VACE context [source | grey] with mask [0 | 1], flow matching on both halves, shift 3, plus the",
+        f"   masked term on the edit region). First {base.get('image_pairs', 0)} single-frame pairs "
+        f"(two add, two replace, two remove, one style in seven), {images.get('steps')} AdamW steps",
+        f"   of batch {images.get('batch_size')} at learning rate {images.get('learning_rate')}: a frame is 128 "
+        "tokens, so the many steps that placing and redrawing a shape take are cheap. Then",
+        f"   {clips.get('steps')} steps of batch {clips.get('batch_size')} on the {base.get('clip_pairs', 0)} cached "
+        "clips, so the edit follows the shapes through time.",
+        f"   {images.get('identity_share', 0.15):.0%} of every batch are copies (source beside itself, no words, "
+        "no edit region), so an empty or unknown instruction leaves the clip alone.",
+        f"5. LoRA: `{lora.get('config', 'configs/shapes-reco.toml')}` through `reco_core.train.Trainer`, "
+        f"{lora.get('steps', 0)} steps, both region losses on (L_latent and L_attn), as a user trains one.",
+        "6. Benchmark and checks: the edits below.",
         "",
         "| stage | wall s | CPU s |",
         "|:---|---:|---:|",
@@ -111,9 +116,8 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
             f"Held-out test pairs ({benchmark['count']} per task), edited with LoRA strength "
             f"{benchmark.get('lora_strength', 1.0)}, steps {options.get('steps')}, "
             f"cfg {options.get('cfg')}, shift {options.get('shift')}, sampler {options.get('sampler')}; scored by",
-            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). These edit settings were chosen",
-            "on validation pairs, never on the test pairs (`python -m reco_core.shapes settings`,",
-            "docs/edit-settings.md).",
+            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). `python -m reco_core.shapes settings`",
+            "compares candidate settings on validation pairs, never on the test pairs (docs/edit-settings.md).",
             "",
             format_table(benchmark["results"], markdown=True),
             "",
@@ -124,30 +128,83 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
             *acceptance_lines(benchmark),
             "",
         ]
+    lines += checks_lines(stages.get("checks"))
     lines += ["## Limits", "",
-              "A toy: it edits only this world, at 64x64 and 17 frames (other clips are resized and trimmed),",
-              "and it is far from the real ReCo's quality. It exists so the pack can be demonstrated, tested and",
-              "benchmarked end to end on a CPU.", ""]
+              f"A toy: it edits only this world, at {WIDTH}x{HEIGHT} per half and 17 frames (other clips are resized",
+              "and trimmed, and with the default output size \"source\" put back at their own size), and it is far",
+              "from the real ReCo's quality. It exists so the pack can be demonstrated, tested and benchmarked end",
+              "to end on a CPU.", ""]
     return "\n".join(lines)
 
 
+#: The project's bar for the miniature (issue 16): edit accuracy on every task, background PSNR on the object
+#: tasks, and temporal stability no lower than the unchanged source's.
+MIN_EDIT_ACCURACY = 0.6
+MIN_BACKGROUND_PSNR = 28.0
+OBJECT_TASKS = ("add", "remove", "replace")
+
+
 def acceptance(benchmark: dict) -> dict[str, list[str]]:
-    """Which tasks meet the bar: edit accuracy above the unchanged source, background PSNR above 25 dB."""
+    """The tasks that meet each part of the bar (`MIN_EDIT_ACCURACY`, `MIN_BACKGROUND_PSNR`, stability)."""
     ours, unchanged = benchmark["results"]["per_task"], benchmark["unchanged"]["per_task"]
-    beats = [t for t in ours if ours[t]["edit_accuracy"] > unchanged[t]["edit_accuracy"]]
-    keeps = [t for t in ours if t != "style" and (ours[t]["background_psnr"] or 0) > 25]
-    return {"beats_source": beats, "background_above_25db": keeps}
+    return {
+        "edit_accuracy": [t for t in ours if ours[t]["edit_accuracy"] >= MIN_EDIT_ACCURACY],
+        "background_psnr": [t for t in ours if t in OBJECT_TASKS and (ours[t]["background_psnr"] or 0) >= MIN_BACKGROUND_PSNR],
+        "temporal_stability": [t for t in ours if ours[t]["temporal_stability"] >= unchanged[t]["temporal_stability"]],
+        "beats_source": [t for t in ours if ours[t]["edit_accuracy"] > unchanged[t]["edit_accuracy"]],
+    }
+
+
+def meets_bar(benchmark: dict) -> bool:
+    met, tasks = acceptance(benchmark), list(benchmark["results"]["per_task"])
+    return (len(met["edit_accuracy"]) == len(tasks) and len(met["temporal_stability"]) == len(tasks)
+            and set(met["background_psnr"]) == {t for t in tasks if t in OBJECT_TASKS})
 
 
 def acceptance_lines(benchmark: dict) -> list[str]:
     met = acceptance(benchmark)
-    tasks = list(benchmark["results"]["per_task"])
-    status = "meets" if len(met["beats_source"]) == len(tasks) and len(met["background_above_25db"]) == len(tasks) - 1 \
-        else "does **not** meet"
-    return [f"Status: this build {status} the project's bar (edit accuracy above the unchanged source on every task,",
-            "background PSNR above 25 dB on add, remove and replace): it beats the source on "
-            f"{', '.join(met['beats_source']) or 'no task'}; background above 25 dB on "
-            f"{', '.join(met['background_above_25db']) or 'no task'}."]
+    listed = lambda tasks: ", ".join(tasks) or "no task"  # noqa: E731
+    return [f"Status: this build {'meets' if meets_bar(benchmark) else 'does **not** meet'} the project's bar "
+            f"(edit accuracy at least {MIN_EDIT_ACCURACY} on every task,",
+            f"background PSNR at least {MIN_BACKGROUND_PSNR:.0f} dB on add, remove and replace, temporal stability "
+            "not below the source's).",
+            f"Edit accuracy reaches {MIN_EDIT_ACCURACY} on {listed(met['edit_accuracy'])}; background reaches "
+            f"{MIN_BACKGROUND_PSNR:.0f} dB on {listed(met['background_psnr'])};",
+            f"stability holds on {listed(met['temporal_stability'])}; edit accuracy beats the unchanged source on "
+            f"{listed(met['beats_source'])}."]
+
+
+def checks_lines(checks: dict | None) -> list[str]:
+    """The steering figure and the independent renderer's scores."""
+    from .metrics import format_table
+
+    if not checks:
+        return []
+    steering, other = checks["steering"], checks["other_renderer"]
+    return [
+        "## Does the instruction steer?",
+        "",
+        f"On {len(steering['sources'])} held-out sources, each edited with {steering['instructions']} different "
+        "instructions (remove, replace and add beside its first",
+        "shape, two looks), every two results differ by a mean absolute "
+        f"{steering['mean']:.1f}/255 (the closest two: {steering['smallest']:.1f}/255).",
+        "The shipped model of the previous build, at 64x64, gave 0.2/255: the same output whatever was asked. Its",
+        "LoRA had trained on compact text without the logit bias that stands for Wan's padding rows (the build's",
+        "trainer lost its cross-attention processors), so it undid the instruction at inference; fixed since.",
+        "",
+        "## Pairs drawn by another renderer",
+        "",
+        f"{other['count']} pairs per task drawn by `reco_core.shapes.other_renderer` (value-noise backgrounds, "
+        "supersampled PIL shapes on",
+        "straight paths: no drawing code shared with the training world), edited with the same settings:",
+        "",
+        format_table(other["results"], markdown=True),
+        "",
+        "Returning the source unchanged scores:",
+        "",
+        format_table(other["unchanged"], markdown=True),
+        "",
+    ]
 
 
 def write_model_card(files: ShapesFiles, record: dict) -> None:

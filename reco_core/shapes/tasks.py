@@ -17,15 +17,16 @@ import torch
 from ..errors import ReCoInputError
 from .world import (
     MAX_SHAPES,
+    SHAPE_EXTENT,
     Scene,
     Shape,
     WorldConfig,
     all_shape_names,
+    inside_frame,
     quantize,
     render_background,
     render_scene,
     sample_scene,
-    sample_shape,
     with_shapes,
 )
 
@@ -34,10 +35,10 @@ STYLES: tuple[str, ...] = ("black_and_white", "night", "sepia", "invert")
 
 OBJECT_TEMPLATES: dict[str, tuple[str, ...]] = {
     "add": (
-        "add a {color} {kind}",
-        "put a {color} {kind} into the video",
-        "insert a {color} {kind}",
-        "add a {color} {kind} to the scene",
+        "add a {color} {kind} {side} the {anchor_color} {anchor_kind}",
+        "put a {color} {kind} {side} the {anchor_color} {anchor_kind}",
+        "insert a {color} {kind} {side} the {anchor_color} {anchor_kind}",
+        "place a {color} {kind} {side} the {anchor_color} {anchor_kind}",
     ),
     "remove": (
         "remove the {color} {kind}",
@@ -59,6 +60,19 @@ STYLE_TEMPLATES: dict[str, tuple[str, ...]] = {
     "sepia": ("make it sepia", "give it a sepia look", "convert to sepia"),
     "invert": ("invert the colors", "make it a color negative", "invert the video colors"),
 }
+
+#: Where "add" puts the new shape: beside a shape the instruction names, on the named side, riding
+#: along with it. The edit is then fully determined by the source and the words. The new shape is
+#: ADDED_SHAPE_SIZE across, unrotated (angle 0: a triangle points down) and drawn over everything;
+#: its centre keeps (unit vector) * (SHAPE_EXTENT * (r_anchor + r_new) + ADD_GAP) from the anchor's.
+ADD_SIDES: dict[str, tuple[float, float]] = {
+    "to the left of": (-1.0, 0.0),
+    "to the right of": (1.0, 0.0),
+    "above": (0.0, -1.0),
+    "below": (0.0, 1.0),
+}
+ADDED_SHAPE_SIZE = 0.22
+ADD_GAP = 0.02
 
 #: An edit must change at least this share of the edited shape's area in every frame (else the
 #: seed is redrawn), so no frame has an empty or token mask because of occlusion.
@@ -98,8 +112,10 @@ def _all_instructions() -> list[str]:
     names = all_shape_names()
     instructions = [template for templates in STYLE_TEMPLATES.values() for template in templates]
     for templates in OBJECT_TEMPLATES.values():
-        for template, (color, kind), (new_color, new_kind) in itertools.product(templates, names, names):
-            instructions.append(template.format(color=color, kind=kind, new_color=new_color, new_kind=new_kind))
+        for template, (color, kind), (new_color, new_kind), side in itertools.product(templates, names, names,
+                                                                                       ADD_SIDES):
+            instructions.append(template.format(color=color, kind=kind, new_color=new_color, new_kind=new_kind,
+                                                side=side, anchor_color=new_color, anchor_kind=new_kind))
     return instructions
 
 
@@ -188,6 +204,8 @@ class _ObjectEdit:
     edited: Shape
     new: Shape | None
     instruction: str
+    side: str | None = None
+    fits: bool = True
 
 
 def _pick(rng: np.random.Generator, options: list) -> Any:
@@ -198,12 +216,27 @@ def _present(scene: Scene) -> tuple[tuple[str, str], ...]:
     return tuple((shape.color, shape.kind) for shape in scene.shapes)
 
 
+def added_shape(color: str, kind: str, side: str, anchor: Shape) -> Shape:
+    """The shape "add a {color} {kind} {side} the {anchor}" asks for (see ADD_SIDES)."""
+    if side not in ADD_SIDES:
+        raise ReCoInputError("side", f"unknown side {side!r}", f"Use one of {', '.join(ADD_SIDES)}.")
+    distance = SHAPE_EXTENT * (anchor.radius + ADDED_SHAPE_SIZE / 2) + ADD_GAP
+    dx, dy = ADD_SIDES[side]
+    return Shape(kind=kind, color=color, size=ADDED_SHAPE_SIZE, start=anchor.start, velocity=(0.0, 0.0),
+                 follows=anchor, offset=(dx * distance, dy * distance))
+
+
 def _sample_add(rng: np.random.Generator, config: WorldConfig) -> _ObjectEdit:
+    """A scene of one or two shapes; the new shape goes on a side of one of them where it stays in frame."""
     source = sample_scene(rng, config, num_shapes=int(rng.integers(1, MAX_SHAPES)))
     color, kind = _pick(rng, [name for name in all_shape_names() if name not in _present(source)])
-    new = sample_shape(rng, color, kind, config)
-    instruction = _pick(rng, list(OBJECT_TEMPLATES["add"])).format(color=color, kind=kind)
-    return _ObjectEdit(source, with_shapes(source, source.shapes + (new,)), new, None, instruction)
+    anchor = source.shapes[int(rng.integers(len(source.shapes)))]
+    sides = [side for side in ADD_SIDES if inside_frame(added_shape(color, kind, side, anchor), config)]
+    side = _pick(rng, sides or list(ADD_SIDES))
+    new = added_shape(color, kind, side, anchor)
+    instruction = _pick(rng, list(OBJECT_TEMPLATES["add"])).format(
+        color=color, kind=kind, side=side, anchor_color=anchor.color, anchor_kind=anchor.kind)
+    return _ObjectEdit(source, with_shapes(source, source.shapes + (new,)), new, None, instruction, side, bool(sides))
 
 
 def _sample_remove(rng: np.random.Generator, config: WorldConfig) -> _ObjectEdit:
@@ -227,12 +260,21 @@ def _replacement_name(rng: np.random.Generator, old: Shape, present: tuple[tuple
     return _pick(rng, by_change[_pick(rng, changes)])
 
 
+def replacement_shape(old: Shape, new_color: str, new_kind: str) -> Shape:
+    """What "replace the {old} with a {new_color} {new_kind}" draws: the same size on the same path; a new
+    colour keeps the old turn and spin, a new kind is unrotated (angle 0, no spin), since how a circle is
+    turned cannot be seen and a square's turn cannot be read off a triangle's."""
+    if new_kind == old.kind:
+        return replace(old, color=new_color)
+    return replace(old, color=new_color, kind=new_kind, angle=0.0, spin=0.0)
+
+
 def _sample_replace(rng: np.random.Generator, config: WorldConfig) -> _ObjectEdit:
     source = sample_scene(rng, config, num_shapes=int(rng.integers(1, MAX_SHAPES + 1)))
     index = int(rng.integers(len(source.shapes)))
     old = source.shapes[index]
     new_color, new_kind = _replacement_name(rng, old, _present(source))
-    new = replace(old, color=new_color, kind=new_kind)
+    new = replacement_shape(old, new_color, new_kind)
     shapes = source.shapes[:index] + (new,) + source.shapes[index + 1 :]
     instruction = _pick(rng, list(OBJECT_TEMPLATES["replace"])).format(
         color=old.color, kind=old.kind, new_color=new_color, new_kind=new_kind
@@ -270,7 +312,7 @@ def _make_object_pair(seed: int, task: str, config: WorldConfig) -> EditPair:
         source = render_scene(edit.source, config, background).frames
         target = render_scene(edit.target, config, background).frames
         mask = changed_pixels(source, target)
-        if mask.numpy().sum(axis=(1, 2)).min() >= _min_changed_pixels(edit, config):
+        if edit.fits and mask.numpy().sum(axis=(1, 2)).min() >= _min_changed_pixels(edit, config):
             break
     info = {
         "seed": int(seed),
@@ -279,6 +321,7 @@ def _make_object_pair(seed: int, task: str, config: WorldConfig) -> EditPair:
         "shapes": [_shape_info(shape) for shape in edit.source.shapes],
         "edited": _shape_info(edit.edited),
         "new": _shape_info(edit.new),
+        **({"side": edit.side, "anchor": _shape_info(edit.edited.follows)} if edit.side else {}),
     }
     return EditPair(source, target, mask, edit.instruction, task, info)
 

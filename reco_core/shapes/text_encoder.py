@@ -1,55 +1,16 @@
-"""The ReCo-Shapes text side: scene captions for pretraining, and the frozen UMT5 text encoder.
+"""The ReCo-Shapes text encoder: a frozen UMT5 over the world's instruction words.
 
 The encoder is a seeded random UMT5 as wide as UMT5-XXL (d_model 4096, Wan's text width) with a
-word-level tokenizer whose vocabulary covers every caption and every instruction word.
+word-level tokenizer whose vocabulary is every instruction word (`tasks.instruction_vocabulary`).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..models.text import TextEncoder, make_word_tokenizer
 from ..models.tiny import seeded
 from .tasks import instruction_vocabulary
-from .world import BACKGROUND_PALETTE, Scene
-
-# ----------------------------------------------------------------------------------------------
-# Captions
-
-STYLE_PHRASES: dict[str, str] = {
-    "black_and_white": "in black and white",
-    "night": "at night",
-    "sepia": "in sepia",
-    "invert": "with inverted colors",
-}
-
-
-def background_name(scene: Scene) -> str:
-    """The palette name closest to the scene's base colour."""
-    base = np.asarray(scene.background.base_color)
-    return min(BACKGROUND_PALETTE, key=lambda name: float(np.abs(np.asarray(BACKGROUND_PALETTE[name]) - base).sum()))
-
-
-def scene_caption(scene: Scene, style: str | None = None) -> str:
-    """E.g. "a red circle and a blue square on a slate background, at night"."""
-    shapes = [f"a {shape.color} {shape.kind}" for shape in scene.shapes]
-    subject = " and ".join(shapes) if shapes else "nothing"
-    caption = f"{subject} on a {background_name(scene)} background"
-    return caption + (f", {STYLE_PHRASES[style]}" if style else "")
-
-
-def caption_vocabulary() -> list[str]:
-    words = {"a", "and", "nothing", "on", "background", ",", *BACKGROUND_PALETTE}
-    for phrase in STYLE_PHRASES.values():
-        words.update(phrase.split())
-    return sorted(words)
-
-
-def shapes_vocabulary() -> list[str]:
-    """Every instruction word and every caption word, sorted (the tokenizer's vocabulary)."""
-    return sorted(set(instruction_vocabulary()) | set(caption_vocabulary()))
-
 
 # ----------------------------------------------------------------------------------------------
 # The text encoder
@@ -85,10 +46,10 @@ def _look_back(model) -> None:
 
 
 def build_text_encoder(seed: int = 0) -> TextEncoder:
-    """A seeded, frozen UMT5 encoder over `shapes_vocabulary()`, its weights rounded to fp16 (as shipped)."""
+    """A seeded, frozen UMT5 encoder over `instruction_vocabulary()`, its weights rounded to fp16 (as shipped)."""
     from transformers import UMT5Config, UMT5EncoderModel
 
-    tokenizer = make_word_tokenizer(shapes_vocabulary())
+    tokenizer = make_word_tokenizer(instruction_vocabulary())
     with seeded(seed):
         model = UMT5EncoderModel(UMT5Config(**text_encoder_config(len(tokenizer))))
     _look_back(model)
@@ -96,7 +57,7 @@ def build_text_encoder(seed: int = 0) -> TextEncoder:
     return TextEncoder(model, tokenizer)
 
 
-#: Captions and instructions are far shorter than Wan's 512 tokens. Padding tokens are masked out of
+#: Instructions are far shorter than Wan's 512 tokens. Padding tokens are masked out of
 #: the encoder's attention, so encoding at this length gives the same rows, much faster.
 SHORT_TEXT_LENGTH = 64
 

@@ -45,6 +45,7 @@ class VAETrainConfig:
     warmup: int = 50
     l1_weight: float = 0.1
     kl_weight: float = 1e-4
+    size: int = 128  # per-half size the scenes are drawn at (the model's), before cropping
     seed: int = 0
 
     @property
@@ -67,8 +68,8 @@ class VAETrainConfig:
 VAE_SHAPES = (1, 9)
 
 
-def _scene_clip(rng: np.random.Generator, frames: int, width: int) -> torch.Tensor:
-    config = WorldConfig(width=width, height=64, num_frames=frames)
+def _scene_clip(rng: np.random.Generator, frames: int, width: int, height: int) -> torch.Tensor:
+    config = WorldConfig(width=width, height=height, num_frames=frames)
     return render_scene(sample_scene(rng, config, int(rng.integers(*VAE_SHAPES))), config).frames
 
 
@@ -85,14 +86,15 @@ def _grey_hole(clip: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return holed
 
 
-def random_training_clip(rng: np.random.Generator, frames: int) -> torch.Tensor:
-    """One uncropped clip [T, 64, W, 3] of a kind drawn at random (see the module doc)."""
+def random_training_clip(rng: np.random.Generator, frames: int, size: int) -> torch.Tensor:
+    """One uncropped clip [T, size, W, 3] of a kind drawn at random (see the module doc)."""
     kind = rng.choice(["scene", "styled", "canvas", "context"], p=[0.35, 0.25, 0.2, 0.2])
     if kind == "canvas":
         seed = split_seeds("train", 1, start=VAE_SEED_START + int(rng.integers(1_000_000)))[0]
-        pair = make_pair(seed, TASKS[int(rng.integers(len(TASKS)))], WorldConfig(num_frames=frames))
+        world = WorldConfig(width=size, height=size, num_frames=frames)
+        pair = make_pair(seed, TASKS[int(rng.integers(len(TASKS)))], world)
         return build_canvas(pair.source, pair.target)
-    clip = _scene_clip(rng, frames, 128 if rng.random() < 0.5 else 64)
+    clip = _scene_clip(rng, frames, 2 * size if rng.random() < 0.5 else size, size)
     if kind == "styled":
         return quantize(apply_style(clip, STYLES[int(rng.integers(len(STYLES)))]))
     if kind == "context":
@@ -106,9 +108,9 @@ def random_crop(clip: torch.Tensor, size: int, rng: np.random.Generator) -> torc
     return clip[:, top : top + size, left : left + size]
 
 
-def training_batch(rng: np.random.Generator, batch_size: int, frames: int, crop: int) -> torch.Tensor:
+def training_batch(rng: np.random.Generator, batch_size: int, frames: int, crop: int, size: int) -> torch.Tensor:
     """[B, 3, T, crop, crop] in -1..1."""
-    crops = [random_crop(random_training_clip(rng, frames), crop, rng) for _ in range(batch_size)]
+    crops = [random_crop(random_training_clip(rng, frames, size), crop, rng) for _ in range(batch_size)]
     return torch.stack(crops).permute(0, 4, 1, 2, 3) * 2 - 1
 
 
@@ -142,7 +144,8 @@ def train_vae(vae, config: VAETrainConfig, progress: Callable[[int, int, dict], 
         started = time.time()
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config)
-        terms = vae_loss(vae, training_batch(rng, *config.phase(step)), config.l1_weight, config.kl_weight)
+        terms = vae_loss(vae, training_batch(rng, *config.phase(step), config.size), config.l1_weight,
+                         config.kl_weight)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
@@ -216,8 +219,11 @@ class ReconstructionClip:
     background: torch.Tensor
 
 
-def evaluation_clips(count: int, config: WorldConfig = WorldConfig(), seed: int = 0) -> list[ReconstructionClip]:
-    """Test-split-seeded scenes with their background masks, half of them styled."""
+def evaluation_clips(count: int, config: WorldConfig | None = None, seed: int = 0) -> list[ReconstructionClip]:
+    """Test-split-seeded scenes (at the model's size by default) with their background masks, half of them styled."""
+    from .model import model_world
+
+    config = config or model_world()
     clips = []
     for index, scene_seed in enumerate(split_seeds("test", count, start=VAE_SEED_START + seed)):
         rng = np.random.default_rng(scene_seed)

@@ -93,6 +93,10 @@ class Shape:
     wobble_phase: float = 0.0
     angle: float = 0.0
     spin: float = 0.0
+    #: A shape that rides along with another keeps `offset` (world units) from that shape's centre
+    #: and ignores its own start, velocity and wobble.
+    follows: "Shape | None" = None
+    offset: tuple[float, float] = (0.0, 0.0)
 
     @property
     def radius(self) -> float:
@@ -256,8 +260,10 @@ def shape_centers(shape: Shape, config: WorldConfig) -> np.ndarray:
     """Centre of the shape at each frame, [T, 2] in world units.
 
     Straight motion plus an optional sideways sine wobble, bounced off the frame edges so the whole
-    shape stays visible.
+    shape stays visible; a shape that follows another sits at its fixed offset from it.
     """
+    if shape.follows is not None:
+        return shape_centers(shape.follows, config) + np.asarray(shape.offset)
     times = frame_times(config)
     velocity = np.asarray(shape.velocity)
     speed = np.linalg.norm(velocity)
@@ -269,6 +275,14 @@ def shape_centers(shape: Shape, config: WorldConfig) -> np.ndarray:
     return np.stack(
         [_bounce(raw[:, 0], margin, world_w - margin), _bounce(raw[:, 1], margin, world_h - margin)], axis=1
     )
+
+
+def inside_frame(shape: Shape, config: WorldConfig) -> bool:
+    """Whether the whole shape stays in the frame at every frame (its centre within the bounce margin)."""
+    centers = shape_centers(shape, config)
+    margin = SHAPE_EXTENT * shape.radius
+    world_w, world_h = config.extent
+    return bool(((centers >= margin) & (centers <= np.array([world_w, world_h]) - margin)).all())
 
 
 def _circle_distance(x: np.ndarray, y: np.ndarray, radius: float) -> np.ndarray:

@@ -388,7 +388,7 @@ def shapes_weights_missing():
 @pytest.mark.skipif(shapes_weights_missing(), reason="the shipped ReCo-Shapes weights are not built yet")
 def test_shapes_workflow_runs_and_its_viewers_work(page, tmp_path):
     """The no-download workflow, queued from the front end as a user would: it runs, ReCo Decode's viewer
-    shows source and edit (64x64), ReCo Sampler's shows the region, and the wipe moves when dragged."""
+    shows source and edit (the model's size), ReCo Sampler's shows the region, and the wipe moves when dragged."""
     page.evaluate(f"app.loadGraphData({SHAPES_WORKFLOW.read_text(encoding='utf-8')}, true, true, 'reco_shapes_edit')")
     # a seed of its own: the same prompt run before (the validation test) would be cached and send no previews
     page.evaluate(f"""app.graph.nodes.find(n => n.type === 'ReCoSampler').widgets
@@ -397,8 +397,10 @@ def test_shapes_workflow_runs_and_its_viewers_work(page, tmp_path):
     page.wait_for(f"document.querySelectorAll('{COMPARE} video, {REGION} video').length === 4", timeout=600)
     page.wait_for("Array.from(document.querySelectorAll('.reco-viewer video')).every(v => v.readyState >= 2)",
                   timeout=60)
+    from reco_core.shapes.model import HEIGHT, WIDTH
+
     for video in videos(page, COMPARE) + videos(page, REGION):
-        assert (video["width"], video["height"]) == (64, 64), video
+        assert (video["width"], video["height"]) == (WIDTH, HEIGHT), video
     decode = page.evaluate("app.graph.nodes.find(n => n.type === 'ReCoDecode').id")
     page.evaluate(f"""(() => {{ const node = app.graph.getNodeById({decode});
         app.canvas.ds.scale = 1; app.canvas.ds.offset = [80 - node.pos[0], 80 - node.pos[1]];
