@@ -20,8 +20,6 @@ def _stage_line(name: str, details: dict) -> str:
 
 def model_card_text(files: ShapesFiles, record: dict) -> str:
     """MODEL_CARD.md: what the miniature is, how it was built (command, seeds, steps, times), its scores."""
-    from .metrics import format_table
-
     stages = record.get("stages", {})
     vae, base, lora = stages.get("vae", {}), stages.get("base", {}), stages.get("lora", {})
     plan = record.get("plan", {})
@@ -119,12 +117,7 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
             "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). `python -m reco_core.shapes settings`",
             "compares candidate settings on validation pairs, never on the test pairs (docs/edit-settings.md).",
             "",
-            format_table(benchmark["results"], markdown=True),
-            "",
-            "Returning the source unchanged scores:",
-            "",
-            format_table(benchmark["unchanged"], markdown=True),
-            "",
+            *scores_and_unchanged_lines(benchmark),
             *acceptance_lines(benchmark),
             "",
         ]
@@ -174,10 +167,16 @@ def acceptance_lines(benchmark: dict) -> list[str]:
             f"{listed(met['beats_source'])}."]
 
 
-def checks_lines(checks: dict | None) -> list[str]:
-    """The steering figure and the independent renderer's scores."""
+def scores_and_unchanged_lines(report: dict) -> list[str]:
+    """A benchmark report's score table, then what returning the source unchanged scores."""
     from .metrics import format_table
 
+    return [format_table(report["results"], markdown=True), "", "Returning the source unchanged scores:", "",
+            format_table(report["unchanged"], markdown=True), ""]
+
+
+def checks_lines(checks: dict | None) -> list[str]:
+    """The steering figure and the independent renderer's scores."""
     if not checks:
         return []
     steering, other = checks["steering"], checks["other_renderer"]
@@ -198,12 +197,7 @@ def checks_lines(checks: dict | None) -> list[str]:
         "supersampled PIL shapes on",
         "straight paths: no drawing code shared with the training world), edited with the same settings:",
         "",
-        format_table(other["results"], markdown=True),
-        "",
-        "Returning the source unchanged scores:",
-        "",
-        format_table(other["unchanged"], markdown=True),
-        "",
+        *scores_and_unchanged_lines(other),
     ]
 
 
