@@ -22,6 +22,7 @@ import torch
 
 from ..layout import GREY, build_canvas
 from ..train.schedule import warmup_cosine
+from .model import HEIGHT, model_world
 from .tasks import STYLES, TASKS, apply_style, make_pair, split_seeds
 from .world import WorldConfig, quantize, render_background, render_scene, sample_scene
 
@@ -45,7 +46,7 @@ class VAETrainConfig:
     warmup: int = 50
     l1_weight: float = 0.1
     kl_weight: float = 1e-4
-    size: int = 128  # per-half size the scenes are drawn at (the model's), before cropping
+    size: int = HEIGHT  # per-half size the scenes are drawn at (the model's), before cropping
     seed: int = 0
 
     @property
@@ -221,8 +222,6 @@ class ReconstructionClip:
 
 def evaluation_clips(count: int, config: WorldConfig | None = None, seed: int = 0) -> list[ReconstructionClip]:
     """Test-split-seeded scenes (at the model's size by default) with their background masks, half of them styled."""
-    from .model import model_world
-
     config = config or model_world()
     clips = []
     for index, scene_seed in enumerate(split_seeds("test", count, start=VAE_SEED_START + seed)):
