@@ -44,3 +44,22 @@ def prompt():
 
     generator = torch.Generator().manual_seed(3)
     return Prompt(torch.randn(1, 6, 32, generator=generator), torch.randn(1, 4, 32, generator=generator))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line on the real-ComfyUI tests: how many ran, or that they were skipped and why (CI reads it)."""
+    counts, reasons = {}, set()
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "nodeid", "").startswith("tests/comfyui/"):
+                counts[outcome] = counts.get(outcome, 0) + 1
+                if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                    reasons.add(report.longrepr[2].removeprefix("Skipped: "))
+    if not counts:
+        return
+    ran = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    where = os.environ.get("COMFYUI_PATH", "no COMFYUI_PATH")
+    line = f"ComfyUI integration tests ({where}): {ran}"
+    if counts.get("skipped") and len(reasons) == 1:
+        line += f" (skipped: {next(iter(reasons))})"
+    terminalreporter.write_line(line, bold=True)

@@ -1,6 +1,7 @@
 """The four-LoRA ablation's arithmetic and data: paired effects, verdicts, and the build's pairs reused."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,16 @@ def test_variants_train_on_the_builds_own_pairs_and_cache_when_the_build_folder_
     manifest, cache = ablation.shared_data(ShapesFiles(tmp_path / "build"), tmp_path / "ablation")
     assert manifest == run / "generated_pairs" / "train.jsonl" and cache == run / "cache"
     assert not (tmp_path / "ablation" / "data").exists(), "nothing exported a second time"
+
+
+def test_a_build_folder_given_relative_to_the_working_directory_gives_absolute_data_paths(tmp_path, monkeypatch):
+    # The trainer resolves relative manifest paths against the config's folder (configs/), not the working
+    # directory, so `ablation --base runs/shapes` failed to find the build's pairs.
+    run = tmp_path / "build" / "lora_run"
+    (run / "generated_pairs").mkdir(parents=True)
+    (run / "generated_pairs" / "train.jsonl").write_text("")
+    (run / "cache").mkdir()
+    monkeypatch.chdir(tmp_path)
+    manifest, cache = ablation.shared_data(ShapesFiles(Path("build")), Path("ablation"))
+    assert manifest.is_absolute() and cache.is_absolute()
+    assert manifest == run / "generated_pairs" / "train.jsonl"

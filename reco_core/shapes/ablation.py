@@ -49,15 +49,15 @@ def shared_data(files: ShapesFiles, out: Path) -> tuple[Path, Path]:
     from .dataset import export_dataset
     from .world import WorldConfig
 
-    build_run = files.folder / LORA_RUN
+    build_run = (files.folder / LORA_RUN).resolve()  # absolute: the trainer reads paths against the config's folder
     if (build_run / "generated_pairs" / "train.jsonl").is_file() and (build_run / "cache").is_dir():
         return build_run / "generated_pairs" / "train.jsonl", build_run / "cache"
     data = tomllib.loads(LORA_CONFIG.read_text(encoding="utf-8"))["data"]
-    manifest = out / "data" / "train.jsonl"
+    manifest = out.resolve() / "data" / "train.jsonl"
     if not manifest.is_file():
         world = WorldConfig(width=data["width"], height=data["height"], num_frames=data["frames"], fps=int(data["fps"]))
         export_dataset(out / "data", "train", data["generate_shapes"], world)
-    return manifest, out / "cache"
+    return manifest, out.resolve() / "cache"
 
 
 def train_variant(files: ShapesFiles, out: Path, name: str, data: tuple[Path, Path], log: Log,
