@@ -19,7 +19,8 @@ import torch
 def trainer_for(loss: dict, out_dir: str):
     from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
     from reco_core.shapes.tasks import instruction_vocabulary
-    from reco_core.train import Models, Trainer, config_from_dict
+    from reco_core.bundled import trainer as bundled_trainer
+    from reco_core.train import Models, config_from_dict
 
     config = config_from_dict({
         "model": {"transformer": "tiny", "dtype": "fp32", "gradient_checkpointing": False},
@@ -32,7 +33,7 @@ def trainer_for(loss: dict, out_dir: str):
     models = Models(build_tiny_transformer(0, num_attention_heads=4, attention_head_dim=32, ffn_dim=256,
                                            num_layers=4, vace_layers=[0, 2]),
                     build_tiny_vae(0), build_tiny_text_encoder(0, vocabulary=instruction_vocabulary()))
-    trainer = Trainer(config, out_dir, models=models)
+    trainer = bundled_trainer(config, out_dir, models=models)
     trainer.prepare()
     return trainer
 

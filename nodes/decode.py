@@ -24,10 +24,6 @@ def clip_latent(samples: dict) -> torch.Tensor:
     return latent[:, :, int(samples.get(REFERENCE_KEY) or 0):]
 
 
-def split_canvas_latent(samples: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    return layout.split_latent(clip_latent(samples))
-
-
 def decode_halves(vae, latent: torch.Tensor, decode: str, need_source: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
     """(source half or None, target half) as frames. "canvas" decodes the whole canvas and crops (the authors'
     path: the decoder's convolutions and attention see across the seam); "target" decodes the target latent."""

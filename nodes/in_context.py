@@ -10,7 +10,7 @@ import torch
 from comfy_api.latest import io
 
 from ..reco_core import checks, layout, reference as ref
-from ..reco_core.frames import RESIZE_MODES, fit_length, resize_frames
+from ..reco_core.frames import RESIZE_MODES, fit_clip, fit_image
 from ..reco_core.lengths import SHORT_CLIP_MODES, ClipPlan, plan_clip
 from .common import CATEGORY, MAX_RESOLUTION, advanced, check_image, first_image
 from .previews import NOTES_KEY
@@ -30,8 +30,7 @@ def prepare_source(source: torch.Tensor, width: int, height: int, length: int, r
     clip padded with its last frame, or sampled shorter): (frames, plan)."""
     checks.check_half_size(width, height)
     plan = plan_clip(source.shape[0], length, short_clip)
-    frames = fit_length(source[:plan.frames, ..., :3], plan.length)
-    return resize_frames(frames, width, height, resize_mode), plan
+    return fit_clip(source, plan.frames, plan.length, width, height, resize_mode), plan
 
 
 def canvas_latent(source_latent: torch.Tensor, keep_source: bool, lead_frames: int = 0) -> dict:
@@ -123,7 +122,7 @@ class ReCoInContext(io.ComfyNode):
         reference = None if reference is None else ref.reference_image(reference)
         edited_first = first_image(first_frame)
         if edited_first is not None:
-            edited_first = resize_frames(edited_first.unsqueeze(0), width, height, resize_mode)[0]
+            edited_first = fit_image(edited_first, width, height, resize_mode)
         context = layout.vace_context(source, first_frame=edited_first)
         latents = layout.encode_vace_context(context, vae.encode)
         vace_frames = torch.cat([latents.inactive, latents.reactive], dim=1)

@@ -29,13 +29,12 @@ import uuid
 from pathlib import Path
 
 import folder_paths
-import imageio_ffmpeg
 import torch
 from comfy_api.latest import io
 
 from ..reco_core.fsutil import atomic_path
 from ..reco_core.masks import latent_to_pixel_mask
-from ..reco_core.video import pipe_to_ffmpeg
+from ..reco_core.video.writing import BT709_FILTER, encode_video_file
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +46,8 @@ PREVIEW_MAX_SIDE = 640
 SUBFOLDER = "reco"
 KEYFRAME_INTERVAL = 8  # frequent keyframes: stepping back a frame decodes at most this many frames
 
-# Tagged BT.709 limited range, as reco_core.video writes its files, so browsers show the right colours.
-_COLOUR = ("scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
-           "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv")
 _VP9_REALTIME = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-crf", "30",
                  "-b:v", "0", "-lag-in-frames", "0", "-g", str(KEYFRAME_INTERVAL)]
-_CHUNK = 8
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -156,19 +151,8 @@ def write_preview(filename: str, frames: torch.Tensor, size: tuple[int, int], fp
     return {"filename": filename, "subfolder": SUBFOLDER, "type": "temp"}
 
 
-def _bytes(frames: torch.Tensor) -> bytes:
-    """Frames (0..1) as raw uint8 bytes, rounded. Works on a copy (never on the node's output), which is also much
-    faster than converting a strided view such as one half of the comparison."""
-    scaled = frames.detach().to("cpu", torch.float32, copy=True).mul_(255.0).add_(0.5).clamp_(0.0, 255.0)
-    return scaled.to(torch.uint8).numpy().tobytes()
-
-
 def encode_webm(path: Path, frames: torch.Tensor, size: tuple[int, int], fps: float, scale_flags: str) -> None:
-    """Pipe frames into ffmpeg (imageio-ffmpeg's binary) as VP9 with realtime settings."""
-    count, height, width, channels = frames.shape
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo",
-               "-pix_fmt", "gray" if channels == 1 else "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:g}",
-               "-i", "-", "-an", *_VP9_REALTIME,
-               "-vf", f"scale={size[0]}:{size[1]}:flags={scale_flags},{_COLOUR}", "-f", "webm", str(path)]
-    chunks = (_bytes(frames[start:start + _CHUNK, ..., :3]) for start in range(0, count, _CHUNK))
-    pipe_to_ffmpeg(command, chunks, f"{path.name} ({count} frames)")  # a few frames at a time: bounded memory
+    """VP9 with realtime settings at `size`, tagged BT.709 as reco_core.video writes its files (right colours in
+    browsers)."""
+    encode_video_file(path, frames, fps, [*_VP9_REALTIME, "-vf", f"scale={size[0]}:{size[1]}:flags={scale_flags},"
+                      f"{BT709_FILTER}", "-f", "webm"], even_size=False)

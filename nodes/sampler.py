@@ -18,12 +18,12 @@ import torch
 from comfy_api.latest import io
 
 from ..reco_core import checks, layout
-from ..reco_core.attention import blocked_attention
+from ..reco_core.attention import hide_source
 from ..reco_core.errors import ReCoInputError
-from ..reco_core.frames import fit_length, resize_masks
+from ..reco_core.frames import fit_region_mask
 from ..reco_core.masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
-from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, RegionState, auto_region, \
-    canvas_lock_mask, lock_weight
+from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, RegionState, attention_layer_names, \
+    auto_region, canvas_lock_mask, lock_weight
 from . import previews
 from .common import CATEGORY, advanced, video_latent
 
@@ -35,8 +35,10 @@ BLOCK_TAG = "reco_block"
 class RegionController:
     """Shared state of one ReCoSampler run, read by the hooks installed on the model."""
 
-    def __init__(self, options: RegionOptions, sigmas: torch.Tensor, latent_shape: torch.Size):
+    def __init__(self, options: RegionOptions, sigmas: torch.Tensor, latent_shape: torch.Size,
+                 dit_blocks: int = 0, vace_blocks: int = 0):
         self.state = RegionState(options)
+        self.layers = set(attention_layer_names(options.attention_layers, dit_blocks, vace_blocks))
         self.sigmas = [float(s) for s in sigmas]
         self.total = len(self.sigmas) - 1
         self.step = 0
@@ -96,24 +98,15 @@ class RegionController:
             self.state.attention_active(self.step, self.total) and self._layer_selected(transformer_options)
 
     def _blocked(self, q, k, v, heads):
-        hidden = self.state.options.attention
-        blocked_keys = self.tokens.source_region if hidden == "region" else self.tokens.source_half
         split = [t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v)]  # [B, H, L, D]
-        device = q.device
-        out = blocked_attention(*split, self.tokens.target_region.to(device), blocked_keys.to(device))
-        return out.transpose(1, 2).flatten(-2)
+        return hide_source(*split, self.tokens, self.state.options.attention).transpose(1, 2).flatten(-2)
 
     def _layer_selected(self, transformer_options) -> bool:
-        spec = self.state.options.attention_layers
-        block = (transformer_options or {}).get(BLOCK_TAG)  # None inside VACE blocks (they have no hook)
-        if spec == "all":
-            return True
-        if spec == "dit":
-            return block is not None
-        if spec == "vace":
-            return block is None
-        wanted = {int(part) for part in spec.split(",") if part.strip().isdigit()}
-        return block in wanted
+        """Whether the running layer is chosen: DiT blocks carry their tag; VACE blocks (no hook) carry none."""
+        block = (transformer_options or {}).get(BLOCK_TAG)
+        if block is None:
+            return any(name.startswith("vace_blocks.") for name in self.layers)
+        return f"blocks.{block}" in self.layers
 
     def tag_block(self, index: int):
         def replace(args, extra):
@@ -153,13 +146,10 @@ def region_from_mask(mask: torch.Tensor, latent_shape: torch.Size, latent_image:
     LATENT); a MASK of another size than the source, or too few frames, is refused rather than misplaced."""
     latent_image = latent_image or {}
     frames, height, half_width = latent_shape[2], latent_shape[3], latent_shape[4] // 2
-    length = 4 * (frames - 1) + 1
     check_mask(mask, latent_image, (half_width * 8, height * 8))
-    mask = mask.float().reshape(-1, *mask.shape[-2:])
-    mask = mask.expand(length, -1, -1) if mask.shape[0] == 1 else fit_length(mask, length)
-    mode = latent_image.get(RESIZE_KEY) or "crop"
-    pixels = resize_masks(mask, half_width * 8, height * 8, mode) > 0.5
-    return pixel_to_latent_mask(pixels.float())
+    pixels = fit_region_mask(mask, 4 * (frames - 1) + 1, half_width * 8, height * 8,
+                             latent_image.get(RESIZE_KEY) or "crop", latent_image.get(FRAMES_KEY))
+    return pixel_to_latent_mask(pixels)
 
 
 def check_mask(mask, latent_image: dict, model_size: tuple[int, int]) -> None:
@@ -181,15 +171,19 @@ def check_mask(mask, latent_image: dict, model_size: tuple[int, int]) -> None:
                              "Give one mask frame per source frame, or a single still mask.")
 
 
-def attention_block_indices(spec: str, count: int) -> None:
+def block_counts(model) -> tuple[int, int]:
+    """(DiT blocks, VACE blocks) of core's Wan model inside a ModelPatcher."""
+    diffusion_model = model.model.diffusion_model
+    return len(diffusion_model.blocks), len(getattr(diffusion_model, "vace_blocks", None) or [])
+
+
+def attention_block_indices(spec: str, count: int, vace_count: int = 0) -> None:
     """attention_blocks: all, dit, vace, or DiT block numbers below `count` separated by commas."""
-    text = (spec or "").strip()
-    if text in ("", "all", "dit", "vace"):
-        return
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdigit() and int(part) < count for part in parts):
+    try:
+        attention_layer_names((spec or "").strip() or "all", count, vace_count)
+    except ValueError:
         raise ReCoInputError("attention_blocks", f"{spec!r} is not all, dit, vace or DiT block numbers 0..{count - 1}",
-                             "Write e.g. 0,2,4 (block numbers separated by commas) or all.")
+                             "Write e.g. 0,2,4 (block numbers separated by commas) or all.") from None
 
 
 def check_fits_context(conditionings: dict, samples: torch.Tensor) -> None:
@@ -293,7 +287,7 @@ class ReCoSampler(io.ComfyNode):
         samples = comfy.sample.fix_empty_latent_channels(model, video_latent(latent_image, "latent_image"))
         check_fits_context({"positive": positive, "negative": negative}, samples)
         if options.enabled:
-            attention_block_indices(attention_blocks, len(model.model.diffusion_model.blocks))
+            attention_block_indices(attention_blocks, *block_counts(model))
             check_reco_canvas(latent_image, samples)
         if options.mode == "mask" and mask is None:
             raise ReCoInputError("mask", "is missing but region is mask", "Connect a MASK, or set region to auto.")
@@ -308,7 +302,7 @@ class ReCoSampler(io.ComfyNode):
         preview = latent_preview.prepare_callback(model, sigmas.shape[-1] - 1)
         controller = None
         if options.enabled:
-            controller = RegionController(options, sigmas, samples.shape)
+            controller = RegionController(options, sigmas, samples.shape, *block_counts(model))
             if options.mode == "mask":
                 controller.set_region(region_from_mask(mask, samples[:, :, lead:].shape, latent_image))
             source = latent_image[SOURCE_KEY].to(samples)

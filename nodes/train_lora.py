@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -16,10 +15,11 @@ from comfy_api.latest import io
 from ..reco_core import checks
 from ..reco_core.errors import CancelledError, ReCoInputError
 from ..reco_core.models.configs import load_shipped_config
-from ..reco_core.models.loading import load_transformer, vae_latent_stats
+from ..reco_core.models.loading import denormalize_latents, load_transformer, normalize_latents
 from ..reco_core.models.text import pad_embeddings
 from ..reco_core.train import Models, Trainer, config_from_dict
 from ..reco_core.train.config import check_output_name
+from ..reco_core.train.encoders import module_fingerprint
 from ..reco_core.train.metrics import MetricsLog, loss_curve_image
 from .common import CATEGORY, advanced, decode_frames
 
@@ -33,19 +33,20 @@ class ComfyEncoders:
 
     def __init__(self, vae, clip):
         self.vae, self.clip = vae, clip
-        self.mean, self.std = vae_latent_stats(load_shipped_config("wan2.1-vae"))
-        self.identity = f"comfy-vae:{_fingerprint(vae.first_stage_model)}/clip:{_fingerprint(clip.cond_stage_model)}"
+        self.latent_space = load_shipped_config("wan2.1-vae")  # latents_mean / latents_std
+        self.identity = (f"comfy-vae:{module_fingerprint(vae.first_stage_model)}"
+                         f"/clip:{module_fingerprint(clip.cond_stage_model)}")
 
     # Core's models hold inference tensors: run them in inference mode, hand back ordinary tensors.
 
     def encode_video(self, frames: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            latents = (self.vae.encode(frames[..., :3]).float().cpu() - self.mean) / self.std
+            latents = normalize_latents(self.vae.encode(frames[..., :3]).float().cpu(), self.latent_space)
         return latents.clone()
 
     def decode_video(self, latents: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            frames = decode_frames(self.vae, latents.float().cpu() * self.std + self.mean)
+            frames = decode_frames(self.vae, denormalize_latents(latents.float().cpu(), self.latent_space))
         return frames.clone()
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:
@@ -70,14 +71,6 @@ class ComfyTrainer(Trainer):
     def after_cache(self) -> None:
         comfy.model_management.unload_all_models()
         comfy.model_management.soft_empty_cache()
-
-
-def _fingerprint(module: torch.nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(f"{name}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().flatten()[:32].float().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def lora_output_path(name: str) -> Path:

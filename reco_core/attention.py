@@ -59,6 +59,13 @@ def blocked_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     return out
 
 
+def hide_source(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, tokens, hide: str) -> torch.Tensor:
+    """Canvas self-attention [B, H, N, D] in which the target-region queries of `tokens` (a CanvasTokens) cannot
+    see the source region (`hide` "region") or the whole source half ("source"): ReCo's attention constraint."""
+    hidden_keys = tokens.source_region if hide == "region" else tokens.source_half
+    return blocked_attention(query, key, value, tokens.target_region.to(query.device), hidden_keys.to(query.device))
+
+
 def dense_mass_reference(query: torch.Tensor, key: torch.Tensor, key_sets: torch.Tensor) -> torch.Tensor:
     """The naive softmax form of `attention_mass` (builds the map): for tests on small sizes only."""
     scores = (query @ key.transpose(-1, -2)) / query.shape[-1] ** 0.5

@@ -13,18 +13,18 @@ import re
 import sys
 from pathlib import Path
 
+from .choices import DTYPE_NAMES, RESIZE_MODES, SHORT_CLIP_MODES
 from .errors import CancelledError, ReCoInputError
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
 EXIT_BROKEN_PIPE = 1
-DTYPE_NAMES = ("bf16", "fp16", "fp32")
 
 
 # ================================================================================================ parsing
 
 
-SHAPES_DEFAULTS_NOTE = ("--model shapes has its own defaults (its size and length, 4 Euler steps, shift 3, cfg 1, no "
+SHAPES_DEFAULTS_NOTE = ("--model shapes has its own defaults (its size and length, 10 Euler steps, shift 3, cfg 1, no "
                         "negative prompt, LoRA strength 0.9), chosen for the miniature; any flag you give wins")
 
 
@@ -58,7 +58,7 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--frames", type=int, default=None, help="frames the model samples, 4n+1 (default 81, the "
                       "authors'; the model's own length with --model shapes). A longer clip gives its first "
                       "frames; a shorter one is handled by --short-clip")
-    edit.add_argument("--short-clip", choices=("pad", "shorten"), default="pad", help="a clip shorter than "
+    edit.add_argument("--short-clip", choices=SHORT_CLIP_MODES, default="pad", help="a clip shorter than "
                       "--frames: pad repeats its last frame up to --frames and trims the padded frames from the "
                       "edit (the authors' way, default); shorten samples the longest 4n+1 length it holds "
                       "(faster, its last frames are left out)")
@@ -81,7 +81,7 @@ def add_edit_parser(commands) -> None:
                       "at every step instead of denoising it too")
     edit.add_argument("--first-frame", default=None, help="an image of your own edit of the first frame; ReCo "
                       "propagates it through the clip")
-    edit.add_argument("--resize", choices=("crop", "pad", "stretch", "nearest"), default="crop", help="how a "
+    edit.add_argument("--resize", choices=RESIZE_MODES, default="crop", help="how a "
                       "source of another size is fitted: crop the centre (default), pad, stretch, or nearest "
                       "(stretch with nearest-neighbour sampling, exactly the authors' script)")
     edit.add_argument("--output-size", choices=("model", "source"), default=None, help="model writes the edit at "
@@ -199,12 +199,13 @@ def run_lora(args) -> int:
 
 def run_train(args) -> int:
     from .fsutil import check_output_folder
-    from .train import Trainer, load_config
+    from .bundled import trainer as make_trainer
+    from .train import load_config
 
     check_output_folder(args.out, "--out")
     config = load_config(args.config)
     bars = TrainProgress()
-    trainer = Trainer(config, args.out, progress=bars.step, cache_progress=bars.cache, pairs_progress=bars.pairs)
+    trainer = make_trainer(config, args.out, progress=bars.step, cache_progress=bars.cache, pairs_progress=bars.pairs)
     trainer.check_run_folder(args.resume)
     try:
         path = trainer.train(resume=args.resume)

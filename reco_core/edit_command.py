@@ -10,11 +10,11 @@ from pathlib import Path
 import torch
 
 from . import checks
+from .choices import torch_dtype
 from .errors import ReCoInputError
 from .fsutil import check_output_file, check_output_folder, check_path_text, same_file
-from .models.bundle import SHAPES, check_components, edit_defaults
+from .bundled import SHAPES, check_components, edit_defaults
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 OUTPUT_SUFFIXES = (".mp4", ".webm", ".gif", ".mov", ".mkv")
 
 
@@ -192,7 +192,7 @@ def prepare_job(args) -> EditJob:
         source.frames, source.fps = resample_fps(source.frames, source.fps, args.fps), args.fps
         if mask is not None and mask.shape[0] > 1:
             mask = resample_fps(mask, info.fps, args.fps)
-    dtype = DTYPES[args.dtype or ("bf16" if device.startswith("cuda") else "fp32")]
+    dtype = torch_dtype(args.dtype or ("bf16" if device.startswith("cuda") else "fp32"))
     warnings = [f"--source: {info.damage}"] if info.damage else []
     return EditJob(source, loras, first_frame, reference, options, region, mask, out, device, dtype, warnings)
 
@@ -261,7 +261,7 @@ def load_models(args, job: EditJob):
     """(transformer, vae, text encoder) with the job's LoRAs. With --model shapes and --lora, the given LoRAs
     replace the bundled one (merged into the weights, as the miniature's own LoRA is)."""
     from .lora import apply_lora, merge_lora_into_weights
-    from .models.bundle import load_components
+    from .bundled import load_components
 
     replace_bundled = args.model == SHAPES and bool(job.loras)
     transformer, vae, text_encoder = load_components(args.model, args.vae, args.text_encoder, dtype=job.dtype,

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .checks import largest_valid_length
+from .choices import RESIZE_MODES
 from .errors import ReCoInputError
 
 ResizeMode = Literal["crop", "stretch", "pad", "nearest"]
-RESIZE_MODES: tuple[str, ...] = ("crop", "stretch", "pad", "nearest")
 
 # Frames resized per call to `interpolate`, so a long 1080p clip never needs a second full-size copy in float32.
 _RESIZE_CHUNK = 16
@@ -147,11 +148,6 @@ def resize_masks(
 # ----------------------------------------------------------------------------------------------------------------------
 # Length and frame rate
 # ----------------------------------------------------------------------------------------------------------------------
-
-
-def largest_valid_length(num_frames: int) -> int:
-    """The largest `4n + 1` frame count not above `num_frames` (Wan's VAE packs 4 frames per latent after the first)."""
-    return ((num_frames - 1) // 4) * 4 + 1 if num_frames >= 1 else 0
 
 
 def fit_length(
@@ -310,3 +306,29 @@ def grid(
             strip = torch.cat([strip, gap(strip.shape[0], total_width - strip.shape[1])], dim=1)
         sheet.append(strip)
     return torch.cat(sheet, dim=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# A source and its region mask laid into one half of ReCo's canvas
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def fit_clip(frames: torch.Tensor, used: int, length: int, width: int, height: int, resize_mode: str) -> torch.Tensor:
+    """A clip's first `used` frames [T, H, W, C] (RGB, as float) fitted to `length` frames (padded with its last
+    frame) and resized to `width` x `height` by `resize_mode`: how a source becomes one half of the canvas."""
+    return resize_frames(fit_length(frames[:used, ..., :3].float(), length), width, height, resize_mode)
+
+
+def fit_image(image: torch.Tensor, width: int, height: int, resize_mode: str) -> torch.Tensor:
+    """One image [H, W, C] or [1, H, W, C] (RGB, as float) resized like `fit_clip`'s frames: [height, width, 3]."""
+    return resize_frames(image.reshape(-1, *image.shape[-3:])[:1, ..., :3].float(), width, height, resize_mode)[0]
+
+
+def fit_region_mask(mask: torch.Tensor, length: int, width: int, height: int, resize_mode: str,
+                    used: int | None = None) -> torch.Tensor:
+    """A region mask [T or 1, H, W] of a source fitted the way `fit_clip` fits the source: one still frame for
+    every frame, else its first `used` frames padded to `length`; resized, then 0/1 at 0.5 (float)."""
+    mask = mask.float().reshape(-1, *mask.shape[-2:])
+    mask = mask.expand(length, -1, -1) if mask.shape[0] == 1 else fit_length(mask[:used] if used else mask, length)
+    return (resize_masks(mask, width, height, resize_mode) > 0.5).float()
+

@@ -20,6 +20,11 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (a dependency there)
+    import tomli as tomllib
+
 from .errors import ReCoInputError
 
 #: The longest file name (one path component, in bytes) the usual file systems take (ext4, NTFS, APFS).
@@ -264,6 +269,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+#: File name endings of safetensors weights (".sft" is what some ComfyUI model folders use).
+SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
 
 
 def save_safetensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:

@@ -21,7 +21,6 @@ from .errors import ReCoInputError
 
 GREY = 0.5
 FRAMES_WIDTH_DIM = -2
-MASK_WIDTH_DIM = -1
 LATENT_WIDTH_DIM = -1
 #: Pixels per latent pixel (spatial) in the Wan VAE; VACE packs each 8x8 mask block into 64 channels.
 VAE_STRIDE = 8

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import checks
+from .choices import SHORT_CLIP_MODES
 from .errors import ReCoInputError
 
-SHORT_CLIP_MODES = ("pad", "shorten")
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,7 @@ def auto_region(x0_canvas: torch.Tensor, options: RegionOptions) -> torch.Tensor
 
     1. A = channel mean of |x0_tgt - x0_src|, normalised to 0..1 and box-blurred;
     2. thresholded (Otsu, or options.threshold);
-    3. specks removed (an opening, then components under min_cells cells);
+    3. specks removed (connected components under options.min_cells cells, per frame);
     4. temporal majority over +-options.temporal latent frames;
     5. dilated by options.dilate cells so the region covers the edit's rim.
     """
@@ -230,3 +230,21 @@ def region_iou(predicted: torch.Tensor, truth: torch.Tensor) -> float:
     predicted, truth = predicted > 0.5, truth > 0.5
     union = (predicted | truth).sum()
     return 1.0 if union == 0 else float((predicted & truth).sum() / union)
+
+
+def attention_layer_names(spec, dit_blocks: int, vace_blocks: int) -> list[str]:
+    """The self-attention layers an `attention_layers` spec chooses, named "blocks.i" (DiT) and "vace_blocks.i":
+    None or "all", "dit", "vace", or DiT block numbers and layer names separated by commas ("0,2,vace_blocks.1").
+    Raises ValueError naming what the model does not have."""
+    available = [f"blocks.{i}" for i in range(dit_blocks)] + [f"vace_blocks.{i}" for i in range(vace_blocks)]
+    if spec is None or spec == "all":
+        return available
+    if spec in ("dit", "vace"):
+        prefix = "blocks." if spec == "dit" else "vace_blocks."
+        return [name for name in available if name.startswith(prefix)]
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [f"blocks.{item.strip()}" if str(item).strip().isdigit() else str(item).strip() for item in items]
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(f"unknown attention layers {unknown}; the model has {', '.join(available)}")
+    return names

@@ -138,3 +138,22 @@ def test_select_layers(tiny_vace):
     assert select_layers(tiny_vace, "1,vace_blocks.0") == ["blocks.1", "vace_blocks.0"]
     with pytest.raises(ValueError, match="unknown"):
         select_layers(tiny_vace, "7")
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_project_qkv_gives_the_attention_layers_own_projections(tiny_vace, fused):
+    from reco_core.engine.region_attention import project_qkv
+
+    block = tiny_vace.blocks[0]
+    hidden = torch.randn(1, 6, block.attn1.to_q.in_features, generator=torch.Generator().manual_seed(0))
+    text = torch.randn(1, 3, block.attn2.to_k.in_features, generator=torch.Generator().manual_seed(1))
+    expected = [(attn.to_q(hidden), attn.to_k(context), attn.to_v(context))
+                for attn, context in ((block.attn1, hidden), (block.attn2, text))]
+    if fused:
+        block.attn1.fuse_projections()
+        block.attn2.fuse_projections()
+        assert block.attn1.fused_projections and block.attn2.fused_projections
+    with torch.no_grad():
+        for (attn, context), wanted in zip(((block.attn1, None), (block.attn2, text)), expected):
+            for got, want in zip(project_qkv(attn, hidden, context), wanted):
+                torch.testing.assert_close(got, want.detach())

@@ -36,9 +36,9 @@ def test_edit_writes_a_playable_mp4_with_the_right_frames_fps_and_size(files, tm
     out = tmp_path / "edit.mp4"
     assert main(edit_args(files, out, "--frames", "5")) == 0
     info = probe_video(out)
-    assert (info.num_frames, info.width, info.height) == (5, 32, 32)
+    assert (info.num_frames, info.width, info.height) == (9, 32, 32)  # every frame: in windows of 5
     assert info.fps == pytest.approx(12, rel=1e-3)
-    assert read_video(out).frames.shape == (5, 32, 32, 3)
+    assert read_video(out).frames.shape == (9, 32, 32, 3)
     assert "wrote" in capsys.readouterr().out
 
 
@@ -85,7 +85,7 @@ def test_reference_image_runs_reco_ref(files, tmp_path):
     assert main(edit_args(files, plain, "--frames", "5", "--seed", "3")) == 0
     assert main(edit_args(files, referenced, "--frames", "5", "--seed", "3", "--reference", str(tmp_path / "hat.png"))) == 0
     a, b = read_video(plain).frames, read_video(referenced).frames
-    assert a.shape == b.shape == (5, 32, 32, 3) and (a - b).abs().max() > 1 / 255
+    assert a.shape == b.shape == (9, 32, 32, 3) and (a - b).abs().max() > 1 / 255  # every window has the reference
 
 
 @pytest.mark.parametrize("change,name,fragment", [
@@ -181,7 +181,7 @@ def test_region_auto_writes_the_region_as_a_mask_video_next_to_the_edit(files, t
     assert main(edit_args(files, out, "--frames", "5", "--region", "auto", "--background", "0.5")) == 0
     region = tmp_path / "edit_region.mp4"
     info = probe_video(region)
-    assert (info.num_frames, info.width, info.height) == (5, 32, 32)
+    assert (info.num_frames, info.width, info.height) == (9, 32, 32)  # the windows' regions over every frame
 
 
 def test_region_mask_mode_reads_the_mask(files, tmp_path):
@@ -217,3 +217,12 @@ def test_the_reco_command_is_installed_by_pip_install():
     assert "reco_core*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
     package_data = project["tool"]["setuptools"]["package-data"]["reco_core"]
     assert {"models/configs/*.json", "shapes/weights/*", "shapes/demo_clips/**/*"} <= set(package_data)
+
+
+def test_the_help_states_the_miniatures_own_defaults():
+    from reco_core.cli import SHAPES_DEFAULTS_NOTE
+    from reco_core.shapes.model import SHAPES_EDIT_DEFAULTS as defaults, SHAPES_LORA_STRENGTH
+
+    for said in (f"{defaults['steps']} {defaults['sampler'].capitalize()} steps", f"shift {defaults['shift']:g}",
+                 f"cfg {defaults['cfg']:g}", f"LoRA strength {SHAPES_LORA_STRENGTH:g}"):
+        assert said in SHAPES_DEFAULTS_NOTE

@@ -49,3 +49,21 @@ print(loaded)
                           cwd=CORE.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def relative_imports(path: Path) -> set[str]:
+    """The reco_core subpackages `path` imports relatively (its own package's siblings by name)."""
+    package = path.relative_to(CORE).parts[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            parts = ([] if node.level > 1 else [package]) + (node.module or "").split(".")
+            found.add(parts[0] if node.module else (node.names[0].name if node.level > 1 else package))
+    return found
+
+
+def test_the_trainer_and_the_model_loaders_never_import_the_miniature():
+    """The arrows run down: reco_core.bundled resolves "shapes" above train/ and models/."""
+    for package in ("train", "models", "engine"):
+        for path in sorted((CORE / package).rglob("*.py")):
+            assert "shapes" not in relative_imports(path), path

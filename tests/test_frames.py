@@ -8,7 +8,6 @@ from reco_core.frames import (
     fit_length,
     from_uint8,
     grid,
-    largest_valid_length,
     resample_fps,
     resample_indices,
     resize_frames,
@@ -133,7 +132,11 @@ def test_fit_length_error_names_count_and_valid_length():
 
 
 def test_largest_valid_length():
-    assert [largest_valid_length(n) for n in (0, 1, 4, 5, 8, 9, 80, 81, 84)] == [0, 1, 1, 5, 5, 9, 77, 81, 81]
+    from reco_core.checks import largest_valid_length
+
+    assert [largest_valid_length(n) for n in (1, 4, 5, 8, 9, 80, 81, 84)] == [1, 1, 5, 5, 9, 77, 81, 81]
+    with pytest.raises(ValueError, match="num_frames"):
+        largest_valid_length(0)  # no clip has a length: one definition, which refuses it (frames.py said 0)
 
 
 def test_resample_indices_30_to_16_fps():
@@ -188,3 +191,19 @@ def test_grid_shape_and_separators():
     assert torch.all(sheet[12:, :20] == 0.0) and torch.all(sheet[12:, 20:] == 1.0)  # c, then filler
     resized = grid([[a, torch.zeros(20, 40, 3)]], separator=0)
     assert resized.shape == (10, 40, 3)
+
+
+def test_a_region_mask_is_fitted_as_its_source_is():
+    from reco_core.frames import fit_clip, fit_region_mask
+
+    source = torch.rand(3, 8, 16, 3)
+    mask = torch.zeros(5, 8, 16)
+    mask[1, :, :8] = 1  # frame 1 marks the left half; frames 3 and 4 lie beyond the 3 frames used
+    mask[3:] = 1
+    fitted = fit_region_mask(mask, 5, 8, 4, "stretch", used=3)
+    assert fitted.shape == (5, 4, 8) and set(fitted.unique().tolist()) <= {0.0, 1.0}
+    assert fitted[1, :, :4].all() and not fitted[1, :, 4:].any()
+    assert not fitted[3:].any(), "frames past the used ones are the last used frame's, as the source's are"
+    assert fit_clip(source, 3, 5, 8, 4, "stretch").shape == (5, 4, 8, 3)
+    still = fit_region_mask(mask[1:2], 5, 8, 4, "stretch")
+    assert torch.equal(still, fitted[1:2].expand(5, -1, -1))

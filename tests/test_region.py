@@ -134,3 +134,30 @@ def test_mask_mode_needs_a_mask_of_the_source_size(pipe, inputs):
     with pytest.raises(ReCoInputError) as error:
         pipe(source, prompt=prompt, region=RegionOptions(mode="mask"), mask=torch.ones(1, 16, 16), **SMALL)
     assert error.value.input_name == "mask"
+
+
+def test_attention_layer_names_are_one_parser_for_the_engine_and_the_nodes():
+    from reco_core.region import attention_layer_names
+
+    assert attention_layer_names("all", 2, 1) == ["blocks.0", "blocks.1", "vace_blocks.0"]
+    assert attention_layer_names("vace", 2, 1) == ["vace_blocks.0"]
+    assert attention_layer_names(" 1, vace_blocks.0", 2, 1) == ["blocks.1", "vace_blocks.0"]
+    with pytest.raises(ValueError, match=r"blocks\.7"):
+        attention_layer_names("0,7", 2, 1)
+
+
+def test_hide_source_blocks_what_a_dense_mask_blocks():
+    import torch.nn.functional as F
+
+    from reco_core.attention import hide_source
+    from reco_core.masks import canvas_tokens
+
+    region = torch.zeros(1, 4, 4)
+    region[0, :2, :2] = 1  # one of the four tokens of each half
+    tokens = canvas_tokens(region)
+    assert int(tokens.source_region.sum()) == 1 and int(tokens.source_half.sum()) == 4
+    q, k, v = (torch.randn(1, 2, tokens.target_region.numel(), 8, generator=torch.Generator().manual_seed(i))
+               for i in range(3))
+    for hide, hidden in (("region", tokens.source_region), ("source", tokens.source_half)):
+        allowed = ~(tokens.target_region[:, None] & hidden[None, :])
+        torch.testing.assert_close(hide_source(q, k, v, tokens, hide), F.scaled_dot_product_attention(q, k, v, allowed))

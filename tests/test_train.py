@@ -11,6 +11,7 @@ import torch
 
 from reco_core import lora as lora_lib
 from reco_core.errors import ReCoInputError
+from reco_core.bundled import trainer as bundled_trainer
 from reco_core.train import Models, Trainer, config_from_dict, load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,7 +110,7 @@ def test_a_manifest_with_a_bad_line_names_the_line(tmp_path):
     manifest.write_text('{"source": "a.mp4", "target": "b.mp4", "instruction": "x"}\n{"source": "a.mp4"}\n')
     config = config_from_dict(tiny_config(data={"generate_shapes": 0, "manifest": str(manifest)}))
     with pytest.raises(ReCoInputError, match=r"pairs.jsonl:2 has no target, instruction"):
-        Trainer(config, tmp_path / "run").train()
+        bundled_trainer(config, tmp_path / "run").train()
 
 
 def test_frame_folders_keep_every_frame_at_the_training_rate(tmp_path):
@@ -130,7 +131,7 @@ def test_frame_folders_keep_every_frame_at_the_training_rate(tmp_path):
 def test_training_a_tiny_model_lowers_its_loss(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 30, "learning_rate": 3e-3, "gradient_accumulation": 1},
                                           output={"save_every": 0}))
-    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    trainer = bundled_trainer(config, tmp_path / "run", models=tiny_models())
     trainer.prepare()
     before = trainer.evaluate(trainer.model)
     trainer.train()
@@ -144,7 +145,7 @@ def test_training_a_tiny_model_lowers_its_loss(tmp_path):
 def test_cache_progress_counts_every_pair_before_the_first_step(tmp_path):
     calls, steps = [], []
     config = config_from_dict(tiny_config(optim={"steps": 1, "gradient_accumulation": 1}, output={"save_every": 0}))
-    trainer = Trainer(config, tmp_path / "run", models=tiny_models(), cache_progress=lambda *a: calls.append(a),
+    trainer = bundled_trainer(config, tmp_path / "run", models=tiny_models(), cache_progress=lambda *a: calls.append(a),
                       progress=lambda step, total, terms: steps.append(len(calls)))
     trainer.train()
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
@@ -155,7 +156,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_final_rate(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 6, "gradient_accumulation": 1, "learning_rate": 1e-3,
                                                  "lr_schedule": "cosine", "warmup_steps": 2,
                                                  "final_learning_rate": 1e-4}, output={"save_every": 0}))
-    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    trainer = bundled_trainer(config, tmp_path / "run", models=tiny_models())
     trainer.train()
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     rates = [row["lr"] for row in rows]
@@ -166,7 +167,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_final_rate(tmp_path):
 
 def test_saved_lora_is_comfy_format_with_alpha_and_round_trips(tmp_path):
     config = config_from_dict(tiny_config(lora={"rank": 4, "alpha": 8}))
-    path = Trainer(config, tmp_path / "run", models=tiny_models()).train()
+    path = bundled_trainer(config, tmp_path / "run", models=tiny_models()).train()
     lora = lora_lib.load_lora(path)
     assert lora.source_format == "comfy" and lora.alphas == [8.0]
     keys = set(lora_lib.read_tensors(path)[0])
@@ -181,7 +182,7 @@ def test_saved_lora_is_comfy_format_with_alpha_and_round_trips(tmp_path):
 
 def test_lora_is_saved_in_the_output_dtype_with_the_trained_values(tmp_path):
     config = config_from_dict(tiny_config(lora={"rank": 4, "alpha": 4}, optim={"steps": 2}, output={"dtype": "fp16"}))
-    trainer = Trainer(config, tmp_path / "run", models=tiny_models())
+    trainer = bundled_trainer(config, tmp_path / "run", models=tiny_models())
     lora = lora_lib.load_lora(trainer.train())
     assert {m.down.dtype for m in lora.modules.values()} == {torch.float16}
     trained = trainer.as_lora(trainer.lora_state_dict(trainer.model))
@@ -192,7 +193,7 @@ def test_lora_is_saved_in_the_output_dtype_with_the_trained_values(tmp_path):
 def test_sample_edits_are_rendered(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 2}, output={"sample_every": 2, "sample_steps": 2,
                                                                        "sample_count": 1}))
-    Trainer(config, tmp_path / "run", models=tiny_models()).train()
+    bundled_trainer(config, tmp_path / "run", models=tiny_models()).train()
     (video,) = (tmp_path / "run" / "samples" / "step-000002").glob("*.mp4")
     from reco_core.video import probe_video
 
@@ -203,13 +204,13 @@ def test_sample_edits_are_rendered(tmp_path):
 def test_a_folder_that_holds_a_run_is_never_trained_over(tmp_path):
     config = config_from_dict(tiny_config(optim={"steps": 2}))
     out = tmp_path / "run"
-    Trainer(config, out, models=tiny_models()).train()
+    bundled_trainer(config, out, models=tiny_models()).train()
     before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
     with pytest.raises(ReCoInputError) as error:
-        Trainer(config, out, models=tiny_models()).check_run_folder(resume=False)
+        bundled_trainer(config, out, models=tiny_models()).check_run_folder(resume=False)
     assert error.value.input_name == "--out" and "step 2" in str(error.value) and "--resume" in str(error.value)
-    Trainer(config, out, models=tiny_models()).check_run_folder(resume=True)  # continuing it is fine
-    Trainer(config, tmp_path / "new", models=tiny_models()).check_run_folder(resume=False)
+    bundled_trainer(config, out, models=tiny_models()).check_run_folder(resume=True)  # continuing it is fine
+    bundled_trainer(config, tmp_path / "new", models=tiny_models()).check_run_folder(resume=False)
     assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
 
 
@@ -226,7 +227,7 @@ def test_train_into_a_finished_run_folder_is_refused_before_anything_is_written(
 def test_resume_with_nothing_to_resume_says_so_and_starts_at_step_0(tmp_path, caplog):
     config = config_from_dict(tiny_config(optim={"steps": 1}))
     with caplog.at_level("WARNING", logger="reco_core.train.trainer"):
-        trainer = Trainer(config, tmp_path / "fresh", models=tiny_models())
+        trainer = bundled_trainer(config, tmp_path / "fresh", models=tiny_models())
         trainer.train(resume=True)
     assert trainer.step == 1
     assert any("no checkpoint" in record.getMessage() for record in caplog.records)
@@ -359,3 +360,14 @@ def test_two_processes_finish_with_identical_weights(tmp_path, model_files):
     report = json.loads((out / "distributed.json").read_text())
     assert report["world_size"] == 2 and report["in_sync"]
     assert (out / "reco_lora.safetensors").is_file()
+
+
+def test_a_trainer_without_the_bundle_refuses_what_only_the_bundle_provides(tmp_path):
+    config = config_from_dict(tiny_config())  # data.generate_shapes = 4
+    with pytest.raises(ReCoInputError) as error:
+        Trainer(config, tmp_path / "run", models=tiny_models()).train()
+    assert str(error.value).startswith("data.generate_shapes") and "reco_core.bundled.trainer" in str(error.value)
+    assert not (tmp_path / "run" / "generated_pairs").exists()
+    config = config_from_dict(tiny_config(model={"transformer": "shapes", "dtype": "fp32"}))
+    with pytest.raises(ReCoInputError, match=r"^model\.transformer: names the bundled shapes miniature"):
+        Trainer(config, tmp_path / "run").load_models()

@@ -261,7 +261,7 @@ def _fail_after_two_frames(frames):
 
 @pytest.mark.parametrize("name", ["clip.mp4", "clip.gif", "frames"])
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, name):
-    monkeypatch.setattr(video, "_iter_uint8_frames", _fail_after_two_frames)
+    monkeypatch.setattr(video.writing, "_iter_uint8_frames", _fail_after_two_frames)
     with pytest.raises(RuntimeError, match="disk on fire"):
         write_video(tmp_path / name, moving_square_clip(num_frames=5), 16)
     assert only_entries(tmp_path) == []
@@ -270,14 +270,14 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, name):
 def test_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     path = write_video(tmp_path / "clip.mp4", moving_square_clip(num_frames=3), 16)
     before = path.read_bytes()
-    monkeypatch.setattr(video, "_iter_uint8_frames", _fail_after_two_frames)
+    monkeypatch.setattr(video.writing, "_iter_uint8_frames", _fail_after_two_frames)
     with pytest.raises(RuntimeError):
         write_video(path, moving_square_clip(num_frames=5), 16)
     assert path.read_bytes() == before and only_entries(tmp_path) == ["clip.mp4"]
 
 
 def test_ffmpeg_failure_is_reported_and_cleaned_up(tmp_path, monkeypatch):
-    monkeypatch.setattr(video, "_H264_ARGS", ["-c:v", "no_such_encoder"])
+    monkeypatch.setattr(video.writing, "_H264_ARGS", ["-c:v", "no_such_encoder"])
     with pytest.raises(RuntimeError, match="ffmpeg failed.*no_such_encoder"):
         write_video(tmp_path / "clip.mp4", moving_square_clip(num_frames=3), 16)
     assert only_entries(tmp_path) == []

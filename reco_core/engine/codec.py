@@ -8,16 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.loading import vae_latent_stats
-
-
-def latent_stats(vae, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    mean, std = vae_latent_stats(vae)
-    return mean.to(device), std.to(device)
-
-
-def module_device(module: torch.nn.Module) -> torch.device:
-    return next(module.parameters()).device
+from ..models.loading import denormalize_latents, normalize_latents
 
 
 def encode_frames(vae, frames: torch.Tensor) -> torch.Tensor:
@@ -28,15 +19,13 @@ def encode_frames(vae, frames: torch.Tensor) -> torch.Tensor:
     video = (frames[..., :3].permute(0, 4, 1, 2, 3) * 2 - 1).to(parameter.device, parameter.dtype)
     with torch.no_grad():
         latents = vae.encode(video).latent_dist.mode().float()
-    mean, std = latent_stats(vae, latents.device)
-    return (latents - mean) / std
+    return normalize_latents(latents, vae)
 
 
 def decode_latents(vae, latents: torch.Tensor) -> torch.Tensor:
     """Normalised latents [1, 16, F, h, w] -> frames [T, H, W, C] in 0..1 (float32, on the CPU)."""
     parameter = next(vae.parameters())
-    mean, std = latent_stats(vae, parameter.device)
     with torch.no_grad():
-        raw = latents.to(parameter.device, torch.float32) * std + mean
+        raw = denormalize_latents(latents.to(parameter.device, torch.float32), vae)
         video = vae.decode(raw.to(parameter.dtype), return_dict=False)[0]
     return ((video.float().clamp(-1, 1) + 1) / 2)[0].permute(1, 2, 3, 0).cpu()

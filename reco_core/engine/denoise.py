@@ -13,7 +13,8 @@ from typing import Callable, Protocol
 import torch
 
 from ..errors import CancelledError
-from .schedule import one_step_estimate, renoise
+from ..losses import one_step_x0
+from .schedule import renoise
 
 
 @dataclass
@@ -91,7 +92,7 @@ def denoise(
             latents = pull_to_anchor(latents, anchor, noise, sigma, step, total)
         model_input = latents
         predicted = velocity(model_input, timestep, step).float()
-        x0 = one_step_estimate(model_input, predicted, sigma)
+        x0 = one_step_x0(model_input, predicted, sigma)
         latents = scheduler.step(predicted, timestep, model_input, return_dict=False)[0]
         if callback is not None:
             callback(StepInfo(step, total, sigma, timestep, model_input, predicted, x0, latents))

@@ -16,9 +16,10 @@ import torch
 
 from .. import checks, layout, reference as ref
 from ..errors import ReCoInputError
-from ..frames import fit_length, resize_frames, resize_masks
+from ..frames import fit_clip, fit_image, fit_region_mask
 from ..lengths import ClipPlan
 from ..restore import SizePlan, restore_edit, restore_mask
+from ..models.text import TEXT_LENGTH, pad_embeddings
 from ..masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
 from ..region import RegionAnchor, RegionOptions, RegionState, auto_region
 from .region_attention import RegionAttention, region_attention, select_layers
@@ -26,8 +27,6 @@ from . import codec
 from .denoise import Anchor, FixedAnchor, StepInfo, denoise
 from .options import EditOptions
 from .schedule import make_scheduler
-
-TEXT_LENGTH = 512
 
 
 @dataclass
@@ -63,16 +62,6 @@ class Prompt:
 
     positive: torch.Tensor
     negative: torch.Tensor | None = None
-
-
-def pad_text(embeddings: torch.Tensor, length: int = TEXT_LENGTH) -> torch.Tensor:
-    """Zero-pad (or cut) instruction embeddings [B, L, D] to `length` tokens, as Wan does."""
-    if embeddings.ndim == 2:
-        embeddings = embeddings.unsqueeze(0)
-    if embeddings.shape[1] >= length:
-        return embeddings[:, :length]
-    padding = embeddings.new_zeros(embeddings.shape[0], length - embeddings.shape[1], embeddings.shape[2])
-    return torch.cat([embeddings, padding], dim=1)
 
 
 def model_timestep(timestep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -157,10 +146,6 @@ class ReCoPipeline:
         """Encode/decode one clip of a batch at a time."""
         self.vae.enable_slicing()
 
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
-
     # ------------------------------------------------------------------------------------------- text
 
     def encode_prompt(self, instruction: str, negative_prompt: str | None) -> Prompt:
@@ -203,15 +188,13 @@ class ReCoPipeline:
         of its last frame as `plan` says)."""
         self.check_source(source)
         plan = plan or options.plan_clip(source.shape[0])
-        frames = fit_length(source[:plan.frames, ..., :3].float(), plan.length)
-        return resize_frames(frames, options.width, options.height, options.resize_mode)
+        return fit_clip(source, plan.frames, plan.length, options.width, options.height, options.resize_mode)
 
     def vace_conditioning(self, source: torch.Tensor, first_frame: torch.Tensor | None, options: EditOptions):
         """Encode the VACE context [source | grey], mask [0 | 1] -> control [1, 96, F, h, 2w] and the
         clean source latent (the source half of the encoded inactive video)."""
         if first_frame is not None:
-            first_frame = resize_frames(first_frame.reshape(-1, *first_frame.shape[-3:])[:1, ..., :3].float(),
-                                        options.width, options.height, options.resize_mode)[0]
+            first_frame = fit_image(first_frame, options.width, options.height, options.resize_mode)
         context = layout.vace_context(source, first_frame=first_frame)
         latents = layout.encode_vace_context(context, self.encode_frames)
         return latents.control(), latents.source_latent
@@ -294,7 +277,8 @@ class ReCoPipeline:
         # 3. Text.
         if prompt is None:
             prompt = self.encode_prompt(instruction, options.negative_prompt if options.cfg != 1 else None)
-        prompt = Prompt(pad_text(prompt.positive), None if prompt.negative is None else pad_text(prompt.negative))
+        negative = None if prompt.negative is None else pad_embeddings(prompt.negative)
+        prompt = Prompt(pad_embeddings(prompt.positive), negative)
         self._check_text_width(prompt)
         # 4. VACE context [source | grey] with mask [0 | 1] (first frame shown when given).
         control, source_latent = self.vace_conditioning(source, first_frame, options)
@@ -356,10 +340,5 @@ class ReCoPipeline:
     def prepare_mask(self, mask: torch.Tensor, source: torch.Tensor, options: EditOptions,
                      plan: ClipPlan | None = None) -> torch.Tensor:
         """A user's region mask [T or 1, H, W] of the source, fitted like the source; one half's pixels."""
-        frames = source.shape[0]
-        mask = mask.float()
-        if mask.shape[0] == 1:
-            mask = mask.expand(frames, -1, -1)
-        else:
-            mask = fit_length(mask[:plan.frames] if plan is not None else mask, frames)
-        return (resize_masks(mask, options.width, options.height, options.resize_mode) > 0.5).float()
+        return fit_region_mask(mask, source.shape[0], options.width, options.height, options.resize_mode,
+                               plan.frames if plan is not None else None)

@@ -18,12 +18,11 @@ from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
-from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
+from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
-from ..attention import attention_mass, blocked_attention
+from ..attention import attention_mass, hide_source
 from ..masks import CanvasTokens
-
-BLOCK_MODES = ("off", "region", "source")
+from ..region import attention_layer_names
 
 
 @dataclass
@@ -44,6 +43,18 @@ class RegionAttention:
 
     def reset(self) -> None:
         self.masses.clear()
+
+
+def project_qkv(attn, hidden_states: torch.Tensor, context: torch.Tensor | None = None):
+    """Query, key and value of a diffusers WanAttention (self-attention when `context` is None) through its own
+    linear layers, so a LoRA on them applies; the fused layers when `fuse_projections()` made them."""
+    context = hidden_states if context is None else context
+    if getattr(attn, "fused_projections", False):
+        if not attn.is_cross_attention:
+            return attn.to_qkv(hidden_states).chunk(3, dim=-1)
+        key, value = attn.to_kv(context).chunk(2, dim=-1)
+        return attn.to_q(hidden_states), key, value
+    return attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
 
 
 def apply_rotary(hidden: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -68,7 +79,7 @@ class RegionAttnProcessor:
         if encoder_hidden_states is not None or not self.state.active(self.name):
             return self.stock(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
         # 1. Projections and per-head norms, as the stock processor does.
-        query, key, value = _get_qkv_projections(attn, hidden_states, None)
+        query, key, value = project_qkv(attn, hidden_states)
         query, key = attn.norm_q(query), attn.norm_k(key)
         query, key, value = (t.unflatten(2, (attn.heads, -1)) for t in (query, key, value))
         # 2. Rotary position embedding.
@@ -99,10 +110,8 @@ class RegionAttnProcessor:
             return F.scaled_dot_product_attention(query, key, value)
         outs = []
         for sample in range(query.shape[0]):
-            tokens = self.state.tokens_for(sample)
-            hidden_keys = tokens.source_region if self.state.block == "region" else tokens.source_half
             one = slice(sample, sample + 1)
-            outs.append(blocked_attention(query[one], key[one], value[one], tokens.target_region, hidden_keys))
+            outs.append(hide_source(query[one], key[one], value[one], self.state.tokens_for(sample), self.state.block))
         return torch.cat(outs)
 
 
@@ -116,18 +125,7 @@ def self_attention_layers(model) -> dict[str, torch.nn.Module]:
 
 def select_layers(model, spec: str | Sequence[str] | None) -> list[str]:
     """Layer names from a spec: None/"all", "dit", "vace", or names/indices ("0,2,vace_blocks.1")."""
-    available = self_attention_layers(model)
-    if spec is None or spec == "all":
-        return list(available)
-    if spec in ("dit", "vace"):
-        prefix = "blocks." if spec == "dit" else "vace_blocks."
-        return [name for name in available if name.startswith(prefix)]
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [f"blocks.{item.strip()}" if str(item).strip().isdigit() else str(item).strip() for item in items]
-    unknown = [name for name in names if name not in available]
-    if unknown:
-        raise ValueError(f"unknown attention layers {unknown}; the model has {', '.join(available)}")
-    return names
+    return attention_layer_names(spec, len(model.blocks), len(getattr(model, "vace_blocks", None) or []))
 
 
 @contextlib.contextmanager

@@ -20,12 +20,6 @@ def shift_sigmas(sigmas: torch.Tensor, shift: float) -> torch.Tensor:
     return shift * sigmas / (1 + (shift - 1) * sigmas)
 
 
-def wan_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """The Wan grid: `steps` shifted sigmas from 1 down, followed by a final 0 (steps + 1 values)."""
-    base = torch.linspace(1, 0, steps + 1, dtype=torch.float64)
-    return shift_sigmas(base, shift).float()
-
-
 def make_scheduler(sampler: str, steps: int, shift: float):
     """A diffusers scheduler for `sampler` set to `steps` steps on the Wan grid with flow `shift`."""
     from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
@@ -44,11 +38,6 @@ def make_scheduler(sampler: str, steps: int, shift: float):
         scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
         scheduler.set_timesteps(steps, sigmas=np.linspace(1, 0, steps + 1)[:steps])
     return scheduler
-
-
-def one_step_estimate(latents: torch.Tensor, velocity: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
-    """x0_hat = x_t - sigma * v."""
-    return latents - sigma * velocity
 
 
 def renoise(clean: torch.Tensor, noise: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,6 @@ Whatever comes in, files are written as safetensors.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from pathlib import Path
@@ -16,11 +15,10 @@ from typing import Any
 import torch
 
 from ..errors import ReCoLoRAError
-from ..fsutil import check_output_file, save_safetensors
+from ..fsutil import SAFETENSORS_SUFFIXES, check_output_file, save_safetensors
 from . import names
 from .formats import FORMATS, LoRA, parse_state_dict, to_state_dict
 
-SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -200,7 +198,3 @@ def describe_text(lora: LoRA) -> str:
     if info["wrappers_stripped"]:
         lines.append(f"wrappers:   {', '.join(info['wrappers_stripped'])} (stripped)")
     return "\n".join(lines)
-
-
-def metadata_json(lora: LoRA) -> str:
-    return json.dumps(describe(lora), indent=2, default=str)

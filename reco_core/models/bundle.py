@@ -1,6 +1,6 @@
-"""Loading the three components of an edit model at once: transformer, VAE and text encoder.
+"""Loading the three components of an edit model at once, from files: transformer, VAE and text encoder.
 
-`transformer="shapes"` selects the bundled ReCo-Shapes miniature (all three parts, no paths needed).
+Names of models that ship in the package ("shapes") are resolved above, in `reco_core.bundled`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from ..errors import ReCoInputError
 from .loading import load_transformer, load_vae
 from .text import load_text_encoder
 
-SHAPES = "shapes"
-
 
 def require_file(path: str, input_name: str, what: str) -> Path:
     """Check that a model path exists before anything heavy starts."""
@@ -26,36 +24,15 @@ def require_file(path: str, input_name: str, what: str) -> Path:
 
 
 def check_components(transformer: str, vae: str, text_encoder: str | None) -> None:
-    if transformer == SHAPES:
-        return
     require_file(transformer, "--model", "Wan2.1 VACE model")
     require_file(vae, "--vae", "Wan2.1 VAE")
     if text_encoder:
         require_file(text_encoder, "--text-encoder", "UMT5 text encoder folder")
 
 
-def edit_defaults(transformer: str) -> dict:
-    """The edit settings a model has of its own (EditOptions fields): the miniature's for "shapes" (its size,
-    length, sampler and guidance), none for a real Wan model (EditOptions' defaults are the authors')."""
-    if transformer == SHAPES:
-        from ..shapes.model import SHAPES_EDIT_DEFAULTS
-
-        return dict(SHAPES_EDIT_DEFAULTS)
-    return {}
-
-
 def load_components(transformer: str, vae: str, text_encoder: str | None, *, dtype: torch.dtype = torch.bfloat16,
-                    device: str = "cpu", bundled_lora: bool = True):
-    """(transformer, vae, text encoder or None), loaded offline from local files.
-
-    For "shapes", `bundled_lora=False` leaves the miniature's own ReCo LoRA out (to apply another instead).
-    """
-    if transformer == SHAPES:
-        from ..shapes.model import load_shapes_base, load_shapes_model
-
-        if not bundled_lora:
-            return load_shapes_base(dtype=dtype, device=device)
-        return load_shapes_model(dtype=dtype, device=device)
+                    device: str = "cpu"):
+    """(transformer, vae, text encoder or None), loaded offline from local files."""
     check_components(transformer, vae, text_encoder)
     model = load_transformer(transformer, dtype=dtype, device=device, input_name="--model")
     autoencoder = load_vae(vae, dtype=torch.float32, device=device, input_name="--vae")

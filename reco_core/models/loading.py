@@ -26,13 +26,12 @@ from typing import Any, Mapping
 import torch
 
 from ..errors import ReCoInputError
-from ..fsutil import save_safetensors
+from ..fsutil import SAFETENSORS_SUFFIXES, save_safetensors
 from . import configs
 from . import keys as wan_keys
 
 METADATA_CONFIG_KEY = "reco_config"
 METADATA_LAYOUT_KEY = "reco_layout"
-SAFETENSORS_SUFFIXES = (".safetensors", ".sft")
 PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 LAYOUTS = ("comfy", "original", "diffusers")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..choices import DTYPE_NAMES
 from ..errors import ReCoInputError
 from .aggregate import MALFORMED_POLICIES, format_table, parse_weights
 from .answers import PARSE_MODES
@@ -60,7 +61,7 @@ def add_parser(bench_commands) -> None:
     judge.add_argument("--max-tokens", type=int, default=None, help="answer length limit (default 8192 as the "
                        "authors for openai, 2048 for local)")
     judge.add_argument("--device", default=None, help="local: cuda, cpu, ... (default cuda if available)")
-    judge.add_argument("--judge-dtype", choices=("auto", "bf16", "fp16", "fp32"), default="auto", help="local: "
+    judge.add_argument("--judge-dtype", choices=("auto", *DTYPE_NAMES), default="auto", help="local: "
                        "weights dtype (default: the model's own)")
     scoring = reco.add_argument_group("results")
     scoring.add_argument("--out", default=None, help="results folder: <task>.json per task (every answer), "

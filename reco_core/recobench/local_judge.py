@@ -11,10 +11,11 @@ import io
 import threading
 from pathlib import Path
 
+from ..choices import DTYPE_NAMES
 from ..errors import CancelledError, ReCoInputError
 from .judges import JudgeRequest
 
-DTYPES = ("auto", "bf16", "fp16", "fp32")
+DTYPES = ("auto", *DTYPE_NAMES)
 
 
 class LocalVLMJudge:

@@ -14,11 +14,10 @@ import json
 import math
 import shutil
 import time
-import tomllib
 from pathlib import Path
 from typing import Callable
 
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, tomllib
 from .bench import run_benchmark
 from .build import BUILD_LOG, LORA_CONFIG, LORA_RUN, REPO_ROOT, Log, train_lora
 from .metrics import format_table

@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import tomllib
 import torch
 
-from ..fsutil import atomic_write_text
+from ..fsutil import atomic_write_text, tomllib
 from .model import (
     BENCHMARK_FILE,
     LORA_FILE,
@@ -242,6 +241,7 @@ def make_trainer(config, out: Path, progress=None, cache_progress=None):
     latent cache, and cross-attention on compact text (`compact_text.CompactText`) in the training forward."""
     from ..train import Trainer
     from .compact_text import compact_text, install_compact_cross_attention
+    from .source import ShapesSource
 
     class ShapesTrainer(Trainer):
         def load_models(self):
@@ -263,7 +263,7 @@ def make_trainer(config, out: Path, progress=None, cache_progress=None):
                                encoder_hidden_states=text.text.to(dtype), control_hidden_states=batch.control.to(dtype),
                                return_dict=False)[0].float()
 
-    return ShapesTrainer(config, out, progress=progress, cache_progress=cache_progress)
+    return ShapesTrainer(config, out, progress=progress, cache_progress=cache_progress, bundle=ShapesSource())
 
 
 def train_lora(files: ShapesFiles, run_dir: Path, overrides: dict, log: Log, name: str = "lora") -> Path:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .. import checks
+from ..choices import DTYPE_NAMES, RESIZE_MODES
 from ..errors import ReCoInputError
+from ..fsutil import tomllib
 from ..losses import LATENT_FORMS
 from .schedule import LR_SCHEDULES
 
-DTYPES = ("bf16", "fp16", "fp32")
 MIXED_PRECISION = ("no", "bf16", "fp16")
 LORA_BLOCKS = ("all", "dit", "vace")
 LORA_TARGETS = ("q", "k", "v", "o", "ffn.0", "ffn.2")
@@ -133,7 +133,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         _check_types(self)
-        _choice(self.model.dtype, DTYPES, "model.dtype")
+        _choice(self.model.dtype, DTYPE_NAMES, "model.dtype")
         if not self.model.transformer:
             raise ReCoInputError("model.transformer", "is not set", "Point it at the base Wan2.1 VACE model file, "
                                  "a diffusers folder, or \"shapes\" for the bundled miniature.")
@@ -153,7 +153,7 @@ class TrainConfig:
             if len(bucket) != 2:
                 raise ReCoInputError("data.buckets", f"entry {bucket} is not [width, height]", "Write [[832, 480], ...].")
             checks.check_half_size(*bucket, width_name="data.buckets width", height_name="data.buckets height")
-        _choice(data.resize_mode, ("crop", "pad", "stretch"), "data.resize_mode")
+        _choice(data.resize_mode, RESIZE_MODES, "data.resize_mode")
         checks.check_range(data.first_frame_probability, 0.0, 1.0, name="data.first_frame_probability")
         loss = self.loss
         _choice(loss.latent_form, LATENT_FORMS, "loss.latent_form")
@@ -174,7 +174,7 @@ class TrainConfig:
             raise ReCoInputError("optim.final_learning_rate", f"{optim.final_learning_rate} is not between 0 and "
                                  f"optim.learning_rate ({optim.learning_rate})", "The cosine schedule decays to it.")
         _choice(optim.mixed_precision, MIXED_PRECISION, "optim.mixed_precision")
-        _choice(self.output.dtype, DTYPES, "output.dtype")
+        _choice(self.output.dtype, DTYPE_NAMES, "output.dtype")
         for name in ("save_every", "sample_every", "log_every", "keep_checkpoints"):
             if getattr(self.output, name) < 0:
                 raise ReCoInputError(f"output.{name}", "is negative", "Use 0 to switch it off.")

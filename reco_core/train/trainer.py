@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 
 from .. import layout
+from ..choices import torch_dtype
 from ..engine.denoise import denoise
 from ..engine.pipeline import Prompt, guided_velocity
 from ..engine.region_attention import RegionAttention, region_attention, select_layers
@@ -41,7 +42,6 @@ from .metrics import MetricsLog, save_loss_curve
 from .schedule import scheduled_learning_rate
 
 logger = logging.getLogger(__name__)
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
 @dataclass
@@ -52,7 +52,12 @@ class Models:
 
 
 class Trainer:
-    """Trains a ReCo LoRA. Override the hooks to change one part (models, noise, loss, samples)."""
+    """Trains a ReCo LoRA. Override the hooks to change one part (models, noise, loss, samples).
+
+    `bundle` is what the package ships for training besides files (`reco_core.bundled.BUNDLE`: the base model a
+    config names "shapes" and generated pairs for `data.generate_shapes`); without it those config values are
+    refused. `reco_core.bundled.trainer(config, out_dir)` makes a trainer with it.
+    """
 
     #: How the run folder is named to the user, and how to continue a run already in it (a front end's words).
     run_folder_input = "--out"
@@ -62,8 +67,9 @@ class Trainer:
                  encoders: Encoders | None = None, accelerator=None, lora_path: str | Path | None = None,
                  progress: Callable[[int, int, dict], None] | None = None, cancel: Callable[[], bool] | None = None,
                  cache_progress: Callable[[int, int], None] | None = None,
-                 pairs_progress: Callable[[int, int], None] | None = None):
+                 pairs_progress: Callable[[int, int], None] | None = None, bundle=None):
         self.config = config
+        self.bundle = bundle
         self.out_dir = Path(out_dir)
         self.lora_path = Path(lora_path) if lora_path else self.out_dir / f"{config.output.name}.safetensors"
         self.models = models
@@ -88,11 +94,17 @@ class Trainer:
 
         config = self.config.model
         if config.transformer == BUNDLED_MODEL:  # train on the miniature's base, not on its shipped ReCo LoRA
-            from ..shapes.model import load_shapes_base
-
-            return Models(*load_shapes_base(dtype=DTYPES[config.dtype]))
+            return Models(*self.bundled("model.transformer").base_models(torch_dtype(config.dtype)))
         return Models(*load_components(self.config.resolve(config.transformer), self.config.resolve(config.vae),
-                                       self.config.resolve(config.text_encoder), dtype=DTYPES[config.dtype]))
+                                       self.config.resolve(config.text_encoder), dtype=torch_dtype(config.dtype)))
+
+    def bundled(self, input_name: str):
+        """The package's bundle (models and pairs that ship with it), refused by name when none was given."""
+        if self.bundle is None:
+            raise ReCoInputError(input_name, f"names the bundled {BUNDLED_MODEL} miniature, which this trainer was "
+                                 "not given", "Make the trainer with reco_core.bundled.trainer(config, out_dir) "
+                                 "(python -m reco_core train does), or give files.")
+        return self.bundle
 
     def after_cache(self) -> None:
         """Called once the cache is complete (a front end can free its encoders' memory here)."""
@@ -203,7 +215,7 @@ class Trainer:
     def save_final_lora(self, transformer) -> Path:
         path = self.lora_path
         metadata = {"reco_training_config": json.dumps(self.config.to_dict()), "reco_step": str(self.step)}
-        dtype = DTYPES[self.config.output.dtype]
+        dtype = torch_dtype(self.config.output.dtype)
         save_lora(self.as_lora({k: v.to(dtype) for k, v in self.lora_state_dict(transformer).items()}), path,
                   fmt="comfy", metadata=metadata)
         return path
@@ -238,16 +250,13 @@ class Trainer:
     def prepare_data(self) -> None:
         data = self.config.data
         if data.generate_shapes:
-            from ..shapes.dataset import export_dataset
-            from ..shapes.world import WorldConfig
-
             folder = self.out_dir / "generated_pairs"
-            world = WorldConfig(width=data.width, height=data.height, num_frames=data.frames, fps=int(data.fps))
             manifest = folder / "train.jsonl"
             # The main process writes the pairs; the other ranks wait and read them (two writers race on renames).
             if self.accelerator.is_main_process and not manifest.is_file():
-                export_dataset(folder, "train", data.generate_shapes, world, callback=self.pairs_progress,
-                               cancel=self.cancel)
+                self.bundled("data.generate_shapes").export_pairs(
+                    folder, data.generate_shapes, data.width, data.height, data.frames, data.fps,
+                    callback=self.pairs_progress, cancel=self.cancel)
             self.accelerator.wait_for_everyone()
             records = read_manifest(manifest)
         elif data.manifest:
