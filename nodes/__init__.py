@@ -7,9 +7,10 @@ from comfy_api.latest import ComfyExtension, io
 from .decode import ReCoDecode
 from .in_context import ReCoInContext
 from .lora_loader import ReCoLoRALoader
+from .long_clip import ReCoLongClipEdit
 from .sampler import ReCoSampler
 
-NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoSampler, ReCoDecode]
+NODES: list[type[io.ComfyNode]] = [ReCoLoRALoader, ReCoInContext, ReCoSampler, ReCoDecode, ReCoLongClipEdit]
 
 try:  # training and the bundled miniature need diffusers and peft; the edit nodes above need neither
     from .shapes_loader import ReCoShapesClip, ReCoShapesLoader

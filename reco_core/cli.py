@@ -56,8 +56,15 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--size", default=None, help="per-half size WIDTHxHEIGHT, multiples of 16 (default 832x480; "
                       "the model's own size with --model shapes)")
     edit.add_argument("--frames", type=int, default=None, help="frames the model samples, 4n+1 (default 81, the "
-                      "authors'; the model's own length with --model shapes). A longer clip gives its first "
-                      "frames; a shorter one is handled by --short-clip")
+                      "authors'; the model's own length with --model shapes). A longer clip is edited in "
+                      "windows of this length (see --windows); a shorter one is handled by --short-clip")
+    edit.add_argument("--windows", choices=("chain", "independent", "first"), default="chain", help="a clip longer "
+                      "than --frames: chain edits it in overlapping windows, each after the first starting from "
+                      "the edit's frame where it begins (ReCo's first-frame mode), and blends the shared frames, so "
+                      "every frame is edited (default); independent edits each window on its own; first edits "
+                      "only the first --frames frames and leaves the rest out (the behaviour before windows)")
+    edit.add_argument("--window-overlap", type=int, default=None, help="frames neighbouring windows share, 1 to "
+                      "--frames minus 1 (default 5, fewer for short windows: half a window at most)")
     edit.add_argument("--short-clip", choices=SHORT_CLIP_MODES, default="pad", help="a clip shorter than "
                       "--frames: pad repeats its last frame up to --frames and trims the padded frames from the "
                       "edit (the authors' way, default); shorten samples the longest 4n+1 length it holds "

@@ -33,6 +33,8 @@ class EditJob:
     device: str
     dtype: torch.dtype
     warnings: list[str] = field(default_factory=list)  # about the inputs (a damaged source), shown before editing
+    windows: str = "chain"  # a clip longer than the model's length: chain, independent or first (reco_core.windows)
+    overlap: int | None = None  # frames neighbouring windows share (None: reco_core.windows.default_overlap)
 
     @property
     def region_path(self) -> Path:
@@ -46,7 +48,7 @@ FLAG_NAMES = {"width": "--size width", "height": "--size height", "frames": "--f
               "resize_mode": "--resize", "short_clip": "--short-clip", "decode": "--decode",
               "output_size": "--output-size", "region": "--region", "background": "--background",
               "release": "--release", "attention": "--attention", "threshold": "--threshold",
-              "detect_at": "--detect-at"}
+              "detect_at": "--detect-at", "overlap": "--window-overlap", "windows": "--windows"}
 #: The flags that name files or folders to read.
 INPUT_FLAGS = ("source", "mask", "first_frame", "reference", "model", "vae", "text_encoder")
 #: The range of --fps: below 1 fps a clip is a slide show; above 240 resampling only repeats frames.
@@ -180,6 +182,7 @@ def prepare_job(args) -> EditJob:
     options.fps = args.fps or info.fps
     available = info.num_frames if not args.fps else max(1, int(info.num_frames * args.fps / info.fps))
     options.plan_clip(available, source_name="--source", length_name="--frames")
+    windows, overlap = check_windows(args, available, options.length)
     loras = [(load_lora(path), strength) for path, strength in lora_specs]
     first_frame = reference = None
     if args.first_frame:
@@ -194,7 +197,21 @@ def prepare_job(args) -> EditJob:
             mask = resample_fps(mask, info.fps, args.fps)
     dtype = torch_dtype(args.dtype or ("bf16" if device.startswith("cuda") else "fp32"))
     warnings = [f"--source: {info.damage}"] if info.damage else []
-    return EditJob(source, loras, first_frame, reference, options, region, mask, out, device, dtype, warnings)
+    return EditJob(source, loras, first_frame, reference, options, region, mask, out, device, dtype, warnings,
+                   windows, overlap)
+
+
+def check_windows(args, frames: int, length: int) -> tuple[str, int | None]:
+    """--windows and --window-overlap, checked against the source's frames and the model's length."""
+    from .engine.long_clip import check_mode
+    from .windows import plan_windows
+
+    windows = check_mode(getattr(args, "windows", None) or "chain", "--windows")
+    overlap = getattr(args, "window_overlap", None)
+    if windows != "first" and length > 1:
+        plan_windows(frames, length, overlap, source_name="--source", length_name="--frames",
+                     overlap_name="--window-overlap")
+    return windows, overlap
 
 
 def shapes_lora_strength() -> float:
@@ -277,6 +294,7 @@ def load_models(args, job: EditJob):
 def run(args) -> int:
     from tqdm import tqdm
 
+    from .engine.long_clip import edit_long_clip
     from .engine.pipeline import ReCoPipeline
     from .video import write_video
 
@@ -296,9 +314,11 @@ def run(args) -> int:
             pipeline.enable_vae_tiling()
         steps = tqdm(total=job.options.steps, desc="sampling", unit="step", disable=args.quiet, dynamic_ncols=True,
                      leave=False)
-        result = pipeline(job.source.frames, args.instruction, options=job.options, first_frame=job.first_frame,
-                          reference=job.reference, region=job.region, mask=job.mask,
-                          progress=lambda done, total: steps.update(done - steps.n))
+        result = edit_long_clip(pipeline, job.source.frames, args.instruction, options=job.options,
+                                overlap=job.overlap, mode=job.windows, first_frame=job.first_frame,
+                                reference=job.reference, region=job.region, mask=job.mask,
+                                progress=lambda at: show_progress(steps, at),
+                                on_window=lambda window, count: show_window(steps, window, count))
         steps.close()
     for text in result.notes("--source"):
         note(text)
@@ -314,6 +334,22 @@ def run(args) -> int:
     stages.close()
     print(f"wrote {path} ({frames.shape[0]} frames, {frames.shape[2]}x{frames.shape[1]}, {job.options.fps:g} fps)")
     return 0
+
+
+def show_progress(bar, at) -> None:
+    """The steps bar over the whole clip (every window's steps)."""
+    bar.total = at.total
+    bar.update(at.done - bar.n)
+
+
+def show_window(bar, window, count: int) -> None:
+    """Name the window being edited, on the bar and, for a clip in windows, in a printed line."""
+    if count > 1:
+        bar.set_description(f"window {window.index + 1}/{count}")
+        if bar.disable:
+            return
+        bar.write(f"editing window {window.index + 1} of {count} (frames {window.start} to {window.end - 1})",
+                  file=sys.stderr)
 
 
 def note(text: str) -> None:

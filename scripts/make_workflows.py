@@ -405,7 +405,76 @@ def reco_train_lora():
     return Workflow("reco_train_lora", columns=[[models], [train]], notes=[note], thumbnail_groups=("Train",))
 
 
-WORKFLOWS = [reco_wan21_vace_edit, reco_wan21_vace_ref_edit, reco_shapes_edit, reco_train_lora]
+LONG_CLIP_NOTE = f"""## ReCo: edit a whole shot, not only its first 81 frames
+
+ReCo was trained on 81-frame clips (5 s at 16 fps). **ReCo Long Clip Edit** edits a clip of any length: it cuts
+it into windows of `length` frames that share `overlap` frames, edits each window with ReCo, and blends the
+shared frames. Each window after the first starts from the edit's frame where it begins, shown to the model as
+ReCo's edited first frame (the first-frame mode the authors trained), so what was added keeps its look and what
+was removed stays away. Every frame comes back: save it at the clip's own fps (wired here from Get Video
+Components). One window is sampled at a time, so memory is that of one 81-frame edit; time grows with the
+number of windows. The progress bar runs over all windows; cancel stops within a step.
+
+### Model files (file -> ComfyUI folder)
+- [{VACE_1_3B.name}]({VACE_1_3B.url}) -> `models/diffusion_models`
+- [{UMT5.name}]({UMT5.url}) -> `models/text_encoders`
+- [{WAN21_VAE.name}]({WAN21_VAE.url}) -> `models/vae`
+- [{RECO_LORA.name}]({RECO_LORA.url}) -> `models/loras` (fetch it with this link: the missing-models dialog
+  offers downloads for `.safetensors` files only)
+
+### Settings
+- `length` 81 and `overlap` 5 (a window every 76 frames); the sampler settings are the authors' (Euler,
+  `simple`, 50 steps, cfg 5, ModelSamplingSD3 shift 5, seed 1 for every window).
+- `region` off is plain ReCo; auto finds the region in each window; mask takes a MASK of the source's size,
+  one per frame (sliced per window) or a still one.
+- Expert: `windows` independent edits each window on its own (for comparison); `first_frame` is your own
+  edit of the clip's first frame, handed on from window to window.
+
+A clip no longer than `length` is one window, padded with its last frame as the authors do and trimmed back:
+the same result as the three-node graph of the "edit a video" template. docs/long-clips.md has the measurements.
+"""
+
+
+def reco_long_clip_edit():
+    """ReCo on a clip of any length: the pack's long-clip node with core loaders, Load Video and Save Video."""
+    models = Group("Load models")
+    unet = models.add("UNETLoader", (400, 82), title="Load Diffusion Model (Wan2.1 VACE 1.3B)", color="red",
+                      models=[VACE_1_3B], unet_name=VACE_1_3B.name, weight_dtype="default")
+    sampling = models.add("ModelSamplingSD3", (400, 58), model=unet.out("MODEL"), shift=5.0)
+    lora = models.add("ReCoLoRALoader", (400, 82), color="red", models=[RECO_LORA], model=sampling.out("MODEL"),
+                      lora_name=RECO_LORA.name, strength=1.0)
+    clip = models.add("CLIPLoader", (400, 106), color="red", models=[UMT5], clip_name=UMT5.name, type="wan",
+                      device="default")
+    vae = models.add("VAELoader", (400, 58), color="red", models=[WAN21_VAE], vae_name=WAN21_VAE.name)
+
+    source = Group("Source clip (any length)")
+    video = source.add("LoadVideo", (420, 330), color="red", file="source_clip.mp4")
+    components = source.add("GetVideoComponents", (420, 66), video=video.out("VIDEO"))
+
+    instruction = Group("Instruction")
+    positive = instruction.add("CLIPTextEncode", (420, 130), title="Instruction (positive prompt)", color="green",
+                               clip=clip.out("CLIP"), text="remove the man on the left")
+    negative = instruction.add("CLIPTextEncode", (420, 200), title="Negative prompt", color="red",
+                               clip=clip.out("CLIP"), text=RECO_NEGATIVE_PROMPT)
+
+    edit = Group("ReCo long clip edit")
+    sampler = {key: value for key, value in AUTHORS_SAMPLING.items() if key != "denoise"}
+    long_edit = edit.add("ReCoLongClipEdit", (360, 640), color="blue", model=lora.out("MODEL"),
+                         positive=positive.out("CONDITIONING"), negative=negative.out("CONDITIONING"),
+                         vae=vae.out("VAE"), source=components.out("images"), width=832, height=480, length=81,
+                         overlap=5, strength=1.0, region="off", windows="chain", **sampler)
+
+    save = Group("Save")
+    fps = components.out("fps", widget_value=16.0)
+    add_video_saver(save, "edit", long_edit.out("edited"), fps, "video/ReCo_long_edit", width=400, height=340)
+    add_video_saver(save, "comparison", long_edit.out("comparison"), fps, "video/ReCo_long_comparison", width=400,
+                    height=240)
+    note = markdown_note(LONG_CLIP_NOTE, (560, 640), title="Read me: ReCo on a whole shot")
+    return Workflow("reco_long_clip_edit", columns=[[models], [instruction, source], [edit], [save]], notes=[note],
+                    thumbnail_groups=("Instruction", "Source clip (any length)", "ReCo long clip edit", "Save"))
+
+
+WORKFLOWS = [reco_wan21_vace_edit, reco_wan21_vace_ref_edit, reco_shapes_edit, reco_train_lora, reco_long_clip_edit]
 
 
 # --------------------------------------------------------------------------------------------------
