@@ -122,7 +122,7 @@ class ReCoShapesLoader(io.ComfyNode):
         missing = files.missing(with_lora=lora_strength > 0)
         if missing:
             raise ReCoInputError("ReCo-Shapes", f"files are missing: {', '.join(str(p) for p in missing)}",
-                                 "Rebuild them with: python -m reco_core.shapes build --install")
+                                 "Rebuild them with: python -m shapes_lab build --install")
         model = comfy.sd.load_diffusion_model(str(files.transformer))
         if lora_strength > 0:
             model, _ = apply_reco_lora(model, str(files.lora), lora_strength)

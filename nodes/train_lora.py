@@ -15,7 +15,8 @@ from comfy_api.latest import io
 from ..reco_core import checks
 from ..reco_core.errors import CancelledError, ReCoInputError
 from ..reco_core.models.configs import load_shipped_config
-from ..reco_core.models.loading import denormalize_latents, load_transformer, normalize_latents
+from ..reco_core.models.latents import denormalize_latents, normalize_latents
+from ..reco_core.models.loading import load_transformer
 from ..reco_core.models.text import pad_embeddings
 from ..reco_core.train import Models, Trainer, config_from_dict
 from ..reco_core.train.config import check_output_name

@@ -106,7 +106,7 @@ def check_overlap(overlap: int, length: int, *, name: str = "overlap", length_na
     if not 1 <= overlap < length:
         raise ReCoInputError(name, f"{overlap} is outside 1..{length - 1} (windows are {length} frames long)",
                              "Windows must share at least one frame (the next window starts from it) and each must "
-                             f"add at least one new frame; {min(DEFAULT_OVERLAP, length - 1)} is a good choice.")
+                             f"add at least one new frame; {default_overlap(length)} (the default) is a good choice.")
     return overlap
 
 

@@ -62,7 +62,7 @@ def make_workspace(root: Path) -> Workspace:
     import torch
     from safetensors.torch import save_file
 
-    from reco_core.models.loading import save_transformer, save_vae
+    from reco_core.models.saving import save_transformer, save_vae
     from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
     from reco_core.video import write_image, write_video
 
@@ -392,6 +392,14 @@ CASES: list[Case] = [
          "--size width: 100000 is larger than 4096 (each half of the canvas at that size would not fit "
          "in memory). Use at most 4096; Wan runs at 832x480 or 1280x720.",
          args=edit("--size", "100000x16")),
+    Case("edit-window-overlap-zero", EDIT_FAMILY, "`--window-overlap 0` (windows that share no frame)",
+         "--window-overlap: 0 is outside 1..4 (windows are 5 frames long). Windows must share at least one frame "
+         "(the next window starts from it) and each must add at least one new frame; 2 (the default) is a good "
+         "choice.", args=edit("--window-overlap", "0")),
+    Case("edit-window-overlap-window", EDIT_FAMILY, "`--window-overlap 5` with `--frames 5` (no window moves on)",
+         "--window-overlap: 5 is outside 1..4 (windows are 5 frames long). Windows must share at least one frame "
+         "(the next window starts from it) and each must add at least one new frame; 2 (the default) is a good "
+         "choice.", args=edit("--window-overlap", "5")),
     Case("edit-out-is-source", EDIT_FAMILY, "`--out` the same file as `--source`",
          "--out: DIR/source.mp4 is the --source file: the edit would overwrite it. Write the edit to "
          "another file.",

@@ -13,7 +13,7 @@ from reco_core.video import probe_video, read_video, write_image, write_video
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Tiny random models saved the way users keep them, plus a short source clip."""
-    from reco_core.models.loading import save_transformer, save_vae
+    from reco_core.models.saving import save_transformer, save_vae
     from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
 
     root = tmp_path_factory.mktemp("cli")

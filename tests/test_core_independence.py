@@ -67,3 +67,13 @@ def test_the_trainer_and_the_model_loaders_never_import_the_miniature():
     for package in ("train", "models", "engine"):
         for path in sorted((CORE / package).rglob("*.py")):
             assert "shapes" not in relative_imports(path), path
+
+
+def test_the_installed_package_never_reaches_into_the_build_tooling():
+    """shapes_lab (the miniature's build and studies) reads configs/ and writes docs/: repository only."""
+    users = sorted(str(path.relative_to(CORE)) for path in CORE.rglob("*.py") if "shapes_lab" in imported_top_levels(path))
+    assert users == []
+    from reco_core.fsutil import tomllib
+
+    project = tomllib.loads((CORE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["reco_core*"]

@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 
 from reco_core.errors import ReCoInputError
 from reco_core.fsutil import save_safetensors
-from reco_core.models import configs, keys, loading, tiny
+from reco_core.models import configs, keys, latents, loading, saving, tiny
 
 TRANSFORMER_NAMES = configs.TRANSFORMER_CONFIG_NAMES
 PREFIXES = ("", "model.diffusion_model.", "diffusion_model.", "model.")
@@ -89,7 +89,7 @@ def comfy_file(model, path, prefix="", with_config=True, dtype=None):
     state_dict = keys.to_comfy_transformer_state_dict(model.state_dict(), prefix=prefix)
     if dtype is not None:
         state_dict = loading.cast_state_dict(state_dict, dtype)
-    metadata = {"reco_config": json.dumps(loading.model_config_dict(model))} if with_config else None
+    metadata = {"reco_config": json.dumps(saving.model_config_dict(model))} if with_config else None
     save_safetensors(state_dict, path, metadata)
     return path
 
@@ -306,14 +306,14 @@ def test_original_layout_round_trip(tmp_path, vace, prefix, dtype):
 @pytest.mark.parametrize("layout", ["comfy", "diffusers"])
 def test_save_transformer_round_trip_fp32_is_exact(tmp_path, vace, layout):
     model = tiny_model(vace)
-    loading.save_transformer(model, tmp_path / "m.safetensors", layout=layout)
+    saving.save_transformer(model, tmp_path / "m.safetensors", layout=layout)
     loaded = loading.load_transformer(tmp_path / "m.safetensors", dtype=torch.float32)
-    assert loading.model_config_dict(loaded) == loading.model_config_dict(model)
+    assert saving.model_config_dict(loaded) == saving.model_config_dict(model)
     assert torch.equal(run_transformer(loaded, torch.float32), run_transformer(model, torch.float32))
 
 
 def test_save_transformer_casts_and_stores_metadata(tmp_path):
-    loading.save_transformer(tiny_model(True), tmp_path / "m.safetensors", metadata={"note": "x", "step": 3},
+    saving.save_transformer(tiny_model(True), tmp_path / "m.safetensors", metadata={"note": "x", "step": 3},
                              dtype=torch.bfloat16)
     with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
         metadata = handle.metadata()
@@ -360,7 +360,7 @@ def test_legacy_pickle_loads_with_weights_only(tmp_path):
     model = tiny_model(False)
     state_dict = keys.to_comfy_transformer_state_dict(model.state_dict())
     torch.save({"state_dict": state_dict, "epoch": 3}, tmp_path / "wan.pth")
-    config = loading.model_config_dict(model)
+    config = saving.model_config_dict(model)
     loaded = loading.load_transformer(tmp_path / "wan.pth", dtype=torch.float32, config=config)
     assert_same_weights(loaded, model)
 
@@ -381,14 +381,14 @@ def test_head_count_comes_from_explicit_config(tmp_path):
     loaded = loading.load_transformer(path, dtype=torch.float32, config={"num_attention_heads": 2})
     assert_same_weights(loaded, model)
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(loading.model_config_dict(model)))
+    config_file.write_text(json.dumps(saving.model_config_dict(model)))
     assert_same_weights(loading.load_transformer(path, dtype=torch.float32, config=config_file), model)
 
 
 def test_uneven_vace_layers_survive_through_reco_config(tmp_path):
     model = tiny.build_tiny_transformer(seed=4, num_layers=3, vace_layers=[0, 2])
     with pytest.warns(UserWarning, match="not evenly spaced"):
-        loading.save_transformer(model, tmp_path / "m.safetensors")
+        saving.save_transformer(model, tmp_path / "m.safetensors")
     loaded = loading.load_transformer(tmp_path / "m.safetensors", dtype=torch.float32)
     assert loaded.config.vace_layers == [0, 2]
     assert torch.equal(run_transformer(loaded, torch.float32), run_transformer(model, torch.float32))
@@ -398,7 +398,7 @@ def test_comfy_file_loads_with_diffusers_own_converter(tmp_path):
     from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 
     model = tiny_model(True)
-    loading.save_transformer(model, tmp_path / "m.safetensors")
+    saving.save_transformer(model, tmp_path / "m.safetensors")
     fresh = loading.transformer_class(model.config).from_config(model.config)
     fresh.load_state_dict(convert_wan_transformer_to_diffusers(load_file(str(tmp_path / "m.safetensors"))))
     assert_same_weights(fresh.eval(), model)
@@ -424,7 +424,7 @@ def assert_same_vae(loaded, vae):
 
 @pytest.mark.parametrize("layout", ["comfy", "diffusers"])
 def test_vae_round_trip(tmp_path, layout):
-    loading.save_vae(tiny_vae(), tmp_path / "vae.safetensors", layout=layout)
+    saving.save_vae(tiny_vae(), tmp_path / "vae.safetensors", layout=layout)
     assert_same_vae(loading.load_vae(tmp_path / "vae.safetensors"), tiny_vae())
 
 
@@ -446,7 +446,7 @@ def test_vae_comfy_file_loads_with_diffusers_own_converter(tmp_path):
     from diffusers import AutoencoderKLWan
     from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
 
-    loading.save_vae(tiny_vae(), tmp_path / "vae.safetensors")
+    saving.save_vae(tiny_vae(), tmp_path / "vae.safetensors")
     fresh = AutoencoderKLWan.from_config(tiny_vae().config)
     fresh.load_state_dict(convert_wan_vae_to_diffusers(load_file(str(tmp_path / "vae.safetensors"))))
     assert_same_weights(fresh, tiny_vae())
@@ -458,25 +458,25 @@ def test_all_in_one_file_loads_both_components(tmp_path):
               **{"first_stage_model." + k: v for k, v in keys.to_comfy_vae_state_dict(vae.state_dict()).items()}}
     save_safetensors(bundle, tmp_path / "all.safetensors")
     loaded = loading.load_transformer(tmp_path / "all.safetensors", dtype=torch.float32,
-                                      config=loading.model_config_dict(model))
+                                      config=saving.model_config_dict(model))
     assert_same_weights(loaded, model)
     assert_same_weights(loading.load_vae(tmp_path / "all.safetensors"), vae)
 
 
 def test_latent_stats_and_normalisation_match_diffusers_pipelines():
     vae = tiny_vae()
-    mean, std = loading.vae_latent_stats(vae)
+    mean, std = latents.vae_latent_stats(vae)
     assert mean.shape == std.shape == (1, 16, 1, 1, 1)
     assert mean.flatten().tolist() == pytest.approx(vae.config.latents_mean)
     raw = torch.randn(1, 16, 2, 3, 4)
-    normalised = loading.normalize_latents(raw, vae)
+    normalised = latents.normalize_latents(raw, vae)
     # diffusers' WanPipeline / VACE pipeline arithmetic
     inverse_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, 16, 1, 1, 1)
     latents_mean = torch.tensor(vae.config.latents_mean).view(1, 16, 1, 1, 1)
     assert torch.equal(normalised, (raw - latents_mean) * inverse_std)
-    assert torch.equal(loading.denormalize_latents(normalised, vae), normalised / inverse_std + latents_mean)
-    assert torch.allclose(loading.denormalize_latents(normalised, vae), raw, atol=1e-6)
-    assert loading.normalize_latents(raw.bfloat16(), vae.config).dtype == torch.bfloat16
+    assert torch.equal(latents.denormalize_latents(normalised, vae), normalised / inverse_std + latents_mean)
+    assert torch.allclose(latents.denormalize_latents(normalised, vae), raw, atol=1e-6)
+    assert latents.normalize_latents(raw.bfloat16(), vae.config).dtype == torch.bfloat16
 
 
 # ----------------------------------------------------------------------------------------------
@@ -491,10 +491,10 @@ def test_missing_file(tmp_path):
 
 
 def test_vae_passed_as_model_and_model_as_vae(tmp_path):
-    loading.save_vae(tiny_vae(), tmp_path / "vae.safetensors")
+    saving.save_vae(tiny_vae(), tmp_path / "vae.safetensors")
     expect_error(["vae.safetensors", "Wan2.1 VAE", "not a Wan diffusion transformer", "load_vae"],
                  loading.load_transformer, tmp_path / "vae.safetensors")
-    loading.save_transformer(tiny_model(True), tmp_path / "wan.safetensors")
+    saving.save_transformer(tiny_model(True), tmp_path / "wan.safetensors")
     expect_error(["wan.safetensors", "diffusion transformer", "not the Wan2.1 VAE", "load_transformer"],
                  loading.load_vae, tmp_path / "wan.safetensors")
 
@@ -555,7 +555,7 @@ def test_incomplete_checkpoint_names_the_missing_keys(tmp_path):
     state_dict = keys.to_comfy_transformer_state_dict(tiny_model(True).state_dict())
     del state_dict["blocks.1.cross_attn.k.weight"]
     save_safetensors(state_dict, tmp_path / "cut.safetensors",
-                     {"reco_config": json.dumps(loading.model_config_dict(tiny_model(True)))})
+                     {"reco_config": json.dumps(saving.model_config_dict(tiny_model(True)))})
     expect_error(["cut.safetensors", "missing", "blocks.1.attn2.to_k.weight"], loading.load_transformer,
                  tmp_path / "cut.safetensors")
 
@@ -569,5 +569,5 @@ def test_wrong_explicit_config_reports_shapes(tmp_path):
 
 
 def test_bad_save_layout(tmp_path):
-    expect_error(["unknown layout"], loading.save_transformer, tiny_model(True), tmp_path / "m.safetensors",
+    expect_error(["unknown layout"], saving.save_transformer, tiny_model(True), tmp_path / "m.safetensors",
                  layout="kohya")

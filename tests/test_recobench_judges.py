@@ -210,7 +210,7 @@ def test_cancel_stops_and_a_rerun_finishes_without_judging_twice(bench, server):
 def test_edits_are_made_with_the_edit_commands_path_then_judged(tmp_path, server):
     """Tiny random Wan models: the missing edits are made under step 1's names, the sources as the model saw them
     go to model_sources/ (5 frames at 32x32, where the raw sources have 17 at 48x32), and the judge uses those."""
-    from reco_core.models.loading import save_transformer, save_vae
+    from reco_core.models.saving import save_transformer, save_vae
     from reco_core.models.tiny import build_tiny_text_encoder, build_tiny_transformer, build_tiny_vae
 
     models = tmp_path / "models"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reco_core.shapes import ablation
+from shapes_lab import ablation
 from reco_core.shapes.model import ShapesFiles
 
 

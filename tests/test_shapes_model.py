@@ -25,7 +25,7 @@ def shipped_pipeline():
 
 
 def test_fast_build_runs_every_stage_and_its_parts_load(tmp_path):
-    from reco_core.shapes.build import BUILD_LOG, STAGES, build
+    from shapes_lab.build import BUILD_LOG, STAGES, build
 
     lines = []
     build(tmp_path, fast=True, echo=lines.append)
@@ -47,7 +47,7 @@ def assert_trainer_forward_is_wans(files, out):
     learnt on text that inference never gives.)"""
     import gc
 
-    from reco_core.shapes.build import BuildPlan, lora_config, make_trainer
+    from shapes_lab.build import BuildPlan, lora_config, make_trainer
     from reco_core.train import Trainer
 
     trainer = make_trainer(lora_config(files, BuildPlan.fast().lora_overrides), out)
@@ -71,8 +71,8 @@ def shapes_model_wan_stats():
 
 def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
     from reco_core.engine.codec import decode_latents, encode_frames
-    from reco_core.shapes.vae_init import build_vae
-    from reco_core.shapes.vae_training import latent_statistics, match_wan_statistics
+    from shapes_lab.vae_init import build_vae
+    from shapes_lab.vae_training import latent_statistics, match_wan_statistics
 
     vae = build_vae(0).eval()
     clip = make_pair(0, "add", WorldConfig(width=32, height=32, num_frames=5)).source
@@ -88,7 +88,7 @@ def test_vae_reparametrisation_keeps_normalised_latents_and_decodes():
 
 
 def test_vae_starts_as_a_per_frame_codec_that_holds_each_latent_frame():
-    from reco_core.shapes.vae_init import build_vae, start_as_frame_codec
+    from shapes_lab.vae_init import build_vae, start_as_frame_codec
 
     vae = build_vae(0).eval()
     with torch.no_grad():  # a VAE with random weights everywhere (as if trained), then the temporal start
@@ -109,8 +109,8 @@ def test_vae_starts_as_a_per_frame_codec_that_holds_each_latent_frame():
 
 
 def test_vae_starts_as_a_colour_codec_that_sees_flat_colours():
-    from reco_core.shapes.vae_init import build_vae
-    from reco_core.shapes.vae_training import psnr, reconstruct
+    from shapes_lab.vae_init import build_vae
+    from shapes_lab.vae_training import psnr, reconstruct
     from reco_core.shapes.world import BACKGROUND_PALETTE
 
     vae = build_vae(0).eval()  # untrained
@@ -130,7 +130,7 @@ def test_vae_starts_as_a_colour_codec_that_sees_flat_colours():
 
 
 def test_text_encoder_keeps_word_order():
-    from reco_core.shapes.text_encoder import build_text_encoder
+    from shapes_lab.text_encoder import build_text_encoder
 
     encoder = build_text_encoder(0)
     a, b = encoder.encode(["replace the red circle with a blue square", "replace the blue circle with a red square"])
@@ -142,7 +142,7 @@ def test_text_encoder_keeps_word_order():
 
 def test_edit_pretraining_batches_mix_edits_copies_and_first_frames():
     from reco_core.layout import split_latent
-    from reco_core.shapes.edit_pretrain import EditPool, EditPretrainConfig, sample_edit_batch
+    from shapes_lab.edit_pretrain import EditPool, EditPretrainConfig, sample_edit_batch
 
     generator = torch.Generator().manual_seed(0)
     count = 6
@@ -203,8 +203,9 @@ def test_edit_command_fits_any_clip_to_the_model(tmp_path):
     assert main(["edit", "--model", "shapes", "--source", str(source), "--instruction", "make it sepia",
                  "--out", str(out), "--steps", "2", "--quiet"]) == 0
     info = probe_video(out)
-    # The default output size is the source's: the edit is put back at 100x72; the model edits 17 frames.
-    assert (info.width, info.height, info.num_frames) == (100, 72, 17)
+    # The default output size is the source's: the edit is put back at 100x72; the model edits 17 frames at a
+    # time, so the 23 frames are edited in two overlapping windows and every one comes back, at the clip's rate.
+    assert (info.width, info.height, info.num_frames, info.fps) == (100, 72, 23, 12)
 
 
 # ------------------------------------------------------------------------------------------------ demo, benchmark
@@ -261,7 +262,7 @@ def test_benchmark_scores_a_pair_per_task_against_the_unchanged_source(tmp_path)
 
 @needs_weights
 def test_committed_benchmark_beats_the_unchanged_source_and_the_card_says_where_the_bar_stands():
-    from reco_core.shapes.model_card import acceptance, meets_bar
+    from shapes_lab.model_card import acceptance, meets_bar
 
     benchmark = shapes_model.read_benchmark()
     assert acceptance(benchmark)["beats_source"] == list(TASKS)
@@ -307,7 +308,7 @@ def test_region_iou_against_the_ground_truth_mask():
 
 @needs_weights
 def test_region_comparison_edits_the_same_pairs_both_ways(tmp_path):
-    from reco_core.shapes.region_bench import comparison_table, run_region_comparison
+    from shapes_lab.region_bench import comparison_table, run_region_comparison
 
     summary = run_region_comparison(tmp_path, count=1, write_docs=False, echo=lambda line: None)
     saved = json.loads((tmp_path / "region.json").read_text())
@@ -322,7 +323,7 @@ def test_region_comparison_edits_the_same_pairs_both_ways(tmp_path):
 @needs_weights
 def test_edit_settings_are_chosen_on_validation_pairs_not_test_pairs(tmp_path):
     from reco_core.shapes.bench import benchmark_pairs
-    from reco_core.shapes.edit_settings import Candidate, run_settings, validation_pairs
+    from shapes_lab.edit_settings import Candidate, run_settings, validation_pairs
 
     validation = validation_pairs(1)
     assert [pair.task for pair in validation] == list(TASKS)
@@ -338,8 +339,8 @@ def test_edit_settings_are_chosen_on_validation_pairs_not_test_pairs(tmp_path):
 
 
 def test_compact_text_cross_attention_equals_attention_on_all_512_rows():
-    from reco_core.shapes.compact_text import compact_cross_attention, compact_text
-    from reco_core.shapes.transformer import build_transformer
+    from shapes_lab.compact_text import compact_cross_attention, compact_text
+    from shapes_lab.transformer import build_transformer
 
     model = build_transformer(0).eval()
     generator = torch.Generator().manual_seed(0)

@@ -255,7 +255,7 @@ def test_the_command_line_shows_each_stage_and_times_steps_from_the_first_one(mo
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
-    from reco_core.models.loading import save_transformer, save_vae
+    from reco_core.models.saving import save_transformer, save_vae
 
     root = tmp_path_factory.mktemp("models")
     models = tiny_models()

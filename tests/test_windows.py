@@ -256,7 +256,7 @@ def test_cli_edits_every_frame_at_the_source_fps_in_windows(tmp_path, capsys):
 
 # --- the measurement, on the shipped miniature ---------------------------------------------------------------------
 def test_the_measurement_scores_windows_and_seams(tmp_path):
-    from reco_core.shapes.long_clips import run
+    from shapes_lab.long_clips import run
 
     report = run(tmp_path, count=1, overlap=3, tasks=("remove",), frames=21, steps=1, reach=True,
                  echo=lambda text: None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.loading import denormalize_latents, normalize_latents
+from ..models.latents import denormalize_latents, normalize_latents
 
 
 def encode_frames(vae, frames: torch.Tensor) -> torch.Tensor:

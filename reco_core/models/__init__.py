@@ -12,16 +12,9 @@ from .keys import (
     to_comfy_transformer_state_dict,
     to_comfy_vae_state_dict,
 )
-from .loading import (
-    cast_model,
-    denormalize_latents,
-    load_transformer,
-    load_vae,
-    normalize_latents,
-    save_transformer,
-    save_vae,
-    vae_latent_stats,
-)
+from .latents import denormalize_latents, normalize_latents, vae_latent_stats
+from .loading import cast_model, load_transformer, load_vae
+from .saving import save_transformer, save_vae
 from .text import TextEncoder, load_text_encoder, make_word_tokenizer, pad_embeddings, save_word_tokenizer
 
 __all__ = [

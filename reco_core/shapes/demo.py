@@ -35,7 +35,6 @@ GRID_SCALE = 1
 #: Region mode of the demo edits (see docs/region.md for what it changes on this model).
 DEMO_REGION = "off"
 LABEL_WIDTH = 150
-REPO_GRID = Path(__file__).resolve().parents[2] / "docs" / "images" / "demo_grid.png"
 
 
 # ----------------------------------------------------------------------------------------------

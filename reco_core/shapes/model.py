@@ -1,6 +1,6 @@
 """The shipped ReCo-Shapes miniature: where its files live, how to load it, and the edit settings it wants.
 
-The miniature is the real stack at toy sizes, built by `python -m reco_core.shapes build`:
+The miniature is the real stack at toy sizes, built by `python -m shapes_lab build`:
 
 - a Wan2.1-VACE transformer (dim 128, one head of 128, text_dim 4096, freq_dim 256), in ComfyUI's layout;
 - a small AutoencoderKLWan whose raw latents carry the real Wan2.1 latent statistics;
@@ -33,7 +33,7 @@ MODEL_CARD_FILE = "MODEL_CARD.md"
 WIDTH, HEIGHT, FRAMES, FPS = 128, 128, 17, 8
 
 #: Strength the miniature's ReCo LoRA is merged at (edit, demo, benchmark, the ComfyUI loader's default).
-#: Chosen on validation pairs, never on the benchmark's test pairs (`python -m reco_core.shapes settings`,
+#: Chosen on validation pairs, never on the benchmark's test pairs (`python -m shapes_lab settings`,
 #: docs/edit-settings.md): less strength keeps more background and edits less.
 SHAPES_LORA_STRENGTH = 0.9
 
@@ -104,7 +104,7 @@ def _check(files: ShapesFiles, with_lora: bool) -> None:
     if missing:
         raise ReCoInputError(
             "shapes model", f"{', '.join(str(p) for p in missing)} not found",
-            "Build it with `python -m reco_core.shapes build --out DIR --install` (or restore the committed files).",
+            "Build it with `python -m shapes_lab build --out DIR --install` (or restore the committed files).",
         )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..fsutil import atomic_write_text
-from .model import HEIGHT, LORA_FILE, TEXT_ENCODER_DIR, TRANSFORMER_FILE, VAE_FILE, WIDTH, ShapesFiles
+from reco_core.fsutil import atomic_write_text
+from reco_core.shapes.model import HEIGHT, LORA_FILE, TEXT_ENCODER_DIR, TRANSFORMER_FILE, VAE_FILE, WIDTH, ShapesFiles
 
 
 def _size_mb(path: Path) -> float:
@@ -16,6 +16,9 @@ def _size_mb(path: Path) -> float:
 
 def _stage_line(name: str, details: dict) -> str:
     return f"| {name} | {details.get('seconds', 0):.0f} | {details.get('cpu_seconds', 0):.0f} |"
+
+
+BUILD_COMMAND = "python -m shapes_lab build --out runs/shapes"
 
 
 def model_card_text(files: ShapesFiles, record: dict) -> str:
@@ -71,7 +74,7 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         "## How it was built",
         "",
         "```",
-        record.get("command", "python -m reco_core.shapes build --out DIR"),
+        BUILD_COMMAND + (" --fast" if record.get("command", "").endswith("--fast") else ""),
         "```",
         "",
         "One deterministic command (seed 0 everywhere; train-split seeds only, the benchmark uses the",
@@ -85,7 +88,7 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
         "   canvases, grey-holed VACE contexts); L1 + MSE + 1e-4 KL.",
         f"3. Clips: the LoRA config's {stages.get('clips', {}).get('pairs', 0)} training pairs "
         f"({stages.get('clips', {}).get('frames', 17)} frames) exported and encoded into the trainer's latent cache.",
-        f"4. Base: the transformer learns to edit from scratch, as ReCo's task (a [source | target] canvas, the",
+        "4. Base: the transformer learns to edit from scratch, as ReCo's task (a [source | target] canvas, the",
         "   VACE context [source | grey] with mask [0 | 1], flow matching on both halves, shift 3, plus the",
         f"   masked term on the edit region). First {base.get('image_pairs', 0)} single-frame pairs "
         f"(two add, two replace, two remove, one style in seven), {images.get('steps')} AdamW steps",
@@ -114,7 +117,7 @@ def model_card_text(files: ShapesFiles, record: dict) -> str:
             f"Held-out test pairs ({benchmark['count']} per task), edited with LoRA strength "
             f"{benchmark.get('lora_strength', 1.0)}, steps {options.get('steps')}, "
             f"cfg {options.get('cfg')}, shift {options.get('shift')}, sampler {options.get('sampler')}; scored by",
-            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). `python -m reco_core.shapes settings`",
+            "`reco_core.shapes.metrics` (`python -m reco_core bench shapes`). `python -m shapes_lab settings`",
             "compares candidate settings on validation pairs, never on the test pairs (docs/edit-settings.md).",
             "",
             *scores_and_unchanged_lines(benchmark),
@@ -169,7 +172,7 @@ def acceptance_lines(benchmark: dict) -> list[str]:
 
 def scores_and_unchanged_lines(report: dict) -> list[str]:
     """A benchmark report's score table, then what returning the source unchanged scores."""
-    from .metrics import format_table
+    from reco_core.shapes.metrics import format_table
 
     return [format_table(report["results"], markdown=True), "", "Returning the source unchanged scores:", "",
             format_table(report["unchanged"], markdown=True), ""]

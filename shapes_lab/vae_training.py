@@ -20,11 +20,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..layout import GREY, build_canvas
-from ..train.schedule import warmup_cosine
-from .model import HEIGHT, model_world
-from .tasks import STYLES, TASKS, apply_style, make_pair, split_seeds
-from .world import WorldConfig, quantize, render_background, render_scene, sample_scene
+from reco_core.layout import GREY, build_canvas
+from reco_core.train.schedule import warmup_cosine
+from reco_core.shapes.model import HEIGHT, model_world
+from reco_core.shapes.tasks import STYLES, TASKS, apply_style, make_pair, split_seeds
+from reco_core.shapes.world import WorldConfig, quantize, render_background, render_scene, sample_scene
 
 #: Seeds of the train split reserved for VAE crops (the LoRA data starts at 0).
 VAE_SEED_START = 10_000_000

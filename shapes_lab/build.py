@@ -1,4 +1,4 @@
-"""`python -m reco_core.shapes build`: the whole ReCo-Shapes miniature from nothing, in one deterministic run.
+"""`python -m shapes_lab build`: the whole ReCo-Shapes miniature from nothing, in one deterministic run.
 
 Stages (each writes its files into `out`; with `resume` a stage whose files exist is skipped):
 
@@ -26,8 +26,8 @@ from typing import Callable
 
 import torch
 
-from ..fsutil import atomic_write_text, tomllib
-from .model import (
+from reco_core.fsutil import atomic_write_text, tomllib
+from reco_core.shapes.model import (
     BENCHMARK_FILE,
     LORA_FILE,
     MODEL_CARD_FILE,
@@ -39,10 +39,10 @@ from .model import (
     speed_up_cpu_convolutions,
 )
 from .edit_pretrain import EditPretrainConfig
-from .model_card import write_model_card
+from .model_card import BUILD_COMMAND, write_model_card
 from .vae_training import VAETrainConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LORA_CONFIG = REPO_ROOT / "configs" / "shapes-reco.toml"
 BUILD_LOG = "build_log.json"
 LORA_RUN = "lora_run"
@@ -134,7 +134,8 @@ def build_text_encoder_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> d
 
 
 def build_vae_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
-    from ..models.loading import load_vae, save_vae
+    from reco_core.models.loading import load_vae
+    from reco_core.models.saving import save_vae
     from . import vae_training as vt
     from .vae_init import build_vae
 
@@ -164,10 +165,10 @@ def build_clips_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     too, and the LoRA stage finds them cached)."""
     from accelerate import Accelerator
 
-    from ..models.loading import load_vae
-    from ..models.text import load_text_encoder
-    from ..train.cache import build_cache
-    from ..train.encoders import DiffusersEncoders
+    from reco_core.models.loading import load_vae
+    from reco_core.models.text import load_text_encoder
+    from reco_core.train.cache import build_cache
+    from reco_core.train.encoders import DiffusersEncoders
 
     trainer = _lora_trainer(files, plan, log)
     trainer.accelerator = Accelerator(cpu=True)
@@ -191,11 +192,12 @@ def clip_cache_paths(files: ShapesFiles) -> list[Path]:
 
 def build_base_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     """A transformer trained from scratch to edit: single frames, then the cached clips (see `edit_pretrain`)."""
-    from ..models.loading import load_vae, save_transformer
-    from ..models.text import load_text_encoder
+    from reco_core.models.loading import load_vae
+    from reco_core.models.saving import save_transformer
+    from reco_core.models.text import load_text_encoder
     from . import edit_pretrain as ep
-    from .model import model_world
-    from .tasks import split_seeds
+    from reco_core.shapes.model import model_world
+    from reco_core.shapes.tasks import split_seeds
     from .text_encoder import trimmed_embeddings
     from .transformer import build_transformer
 
@@ -226,7 +228,7 @@ def _tail_mean(log: list[dict], count: int = 50) -> float:
 
 def lora_config(files: ShapesFiles, overrides: dict, path: Path = LORA_CONFIG):
     """`configs/shapes-reco.toml` with its model pointed at `files` (and `overrides` merged in)."""
-    from ..train import config_from_dict
+    from reco_core.train import config_from_dict
 
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     data["model"].update(transformer=str(files.transformer.resolve()), vae=str(files.vae.resolve()),
@@ -239,9 +241,9 @@ def lora_config(files: ShapesFiles, overrides: dict, path: Path = LORA_CONFIG):
 def make_trainer(config, out: Path, progress=None, cache_progress=None):
     """The project's trainer with two exact CPU speed-ups: oneDNN convolutions in the VAE that fills the
     latent cache, and cross-attention on compact text (`compact_text.CompactText`) in the training forward."""
-    from ..train import Trainer
+    from reco_core.train import Trainer
     from .compact_text import compact_text, install_compact_cross_attention
-    from .source import ShapesSource
+    from reco_core.shapes.source import ShapesSource
 
     class ShapesTrainer(Trainer):
         def load_models(self):
@@ -289,7 +291,7 @@ def mean_terms(rows: list[dict]) -> dict[str, float]:
 
 
 def build_benchmark_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
-    from .bench import run_benchmark
+    from reco_core.shapes.bench import run_benchmark
 
     results = run_benchmark(out=files.benchmark, count=plan.bench_count, files=files, echo=log.echo)
     return {"count": plan.bench_count, "overall": results["results"]["overall"]}
@@ -298,7 +300,7 @@ def build_benchmark_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict
 def build_checks_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     """Two checks for the model card: does the instruction steer (different instructions on one source give
     different edits), and do the scores hold on pairs drawn by the independent renderer the model never saw?"""
-    from .bench import benchmark_pairs, edit_options, instruction_steering, run_benchmark, shapes_pipeline
+    from reco_core.shapes.bench import benchmark_pairs, edit_options, instruction_steering, run_benchmark, shapes_pipeline
 
     sources = benchmark_pairs(plan.steering_sources, tasks=("remove",))
     steering = instruction_steering(shapes_pipeline(files=files), sources, edit_options(), log.echo)
@@ -339,7 +341,7 @@ def build(out: str | Path, fast: bool = False, install: bool = False, resume: bo
     log = Log(echo)
     record_path = out / BUILD_LOG
     record = json.loads(record_path.read_text()) if resume and record_path.is_file() else {}
-    record.update(command="python -m reco_core.shapes build --out runs/shapes" + (" --fast" if fast else ""), out=str(out),
+    record.update(command=BUILD_COMMAND + (" --fast" if fast else ""), out=str(out),
                   plan=asdict(plan), threads=torch.get_num_threads(), machine=platform.processor() or platform.machine(),
                   torch=torch.__version__)
     record.setdefault("stages", {})

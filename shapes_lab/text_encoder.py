@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ..models.text import TextEncoder, make_word_tokenizer
-from ..models.tiny import seeded
-from .tasks import instruction_vocabulary
+from reco_core.models.text import TextEncoder, make_word_tokenizer
+from reco_core.models.tiny import seeded
+from reco_core.shapes.tasks import instruction_vocabulary
 
 # ----------------------------------------------------------------------------------------------
 # The text encoder

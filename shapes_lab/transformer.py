@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.tiny import seeded
+from reco_core.models.tiny import seeded
 
 #: dim 128 (one head of 128, as ComfyUI reads heads = dim // 128), Wan's text width and time-embedding
 #: width, 6 blocks with 3 VACE blocks at 0, 2, 4 (evenly spaced from 0, as ComfyUI places them).

@@ -1,4 +1,4 @@
-"""`python -m reco_core.shapes.long_clips`: long clips in windows, chained against independent, on the miniature.
+"""`python -m shapes_lab.long_clips`: long clips in windows, chained against independent, on the miniature.
 
 A held-out ReCo-Shapes clip of 65 frames per pair (test split, never trained on) is edited in windows of the
 model's 17 frames twice, with the same plan, blend and noise:
@@ -26,16 +26,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..engine.long_clip import edit_long_clip
-from ..errors import ReCoInputError
-from ..frames import grid, to_uint8
-from ..fsutil import atomic_write_text
-from ..windows import DEFAULT_OVERLAP, WindowPlan, seam_report
-from .bench import benchmark_pairs, edit_options, shapes_pipeline
-from .metrics import score_pair
-from .model import FPS, SHAPES_EDIT_DEFAULTS
-from .tasks import TASKS, EditPair
-from .world import WorldConfig
+from reco_core.engine.long_clip import edit_long_clip
+from reco_core.errors import ReCoInputError
+from reco_core.frames import grid, to_uint8
+from reco_core.fsutil import atomic_write_text
+from reco_core.windows import DEFAULT_OVERLAP, WindowPlan, seam_report
+from reco_core.shapes.bench import benchmark_pairs, edit_options, shapes_pipeline
+from reco_core.shapes.metrics import score_pair
+from reco_core.shapes.model import FPS, SHAPES_EDIT_DEFAULTS
+from reco_core.shapes.tasks import TASKS, EditPair
+from reco_core.shapes.world import WorldConfig
 
 CLIP_FRAMES = 65
 MODES = ("chain", "independent")
@@ -184,7 +184,7 @@ def format_summary(summary: dict, modes: tuple[str, ...] = MODES) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reco_core.shapes.long_clips", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m shapes_lab.long_clips", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="folder for long_clips.json and the seam sheets")
     parser.add_argument("--count", type=int, default=1, help="held-out pairs per task (default 1)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help="frames neighbouring windows share")

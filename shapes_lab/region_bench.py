@@ -1,4 +1,4 @@
-"""`python -m reco_core.shapes region`: region-constrained sampling against plain ReCo on the miniature.
+"""`python -m shapes_lab region`: region-constrained sampling against plain ReCo on the miniature.
 
 The shipped model edits the same held-out pairs with the same noise twice, region mode off and
 auto (default `RegionOptions`: background lock 0.8, attention constraint on the region). Differences
@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..fsutil import atomic_write_text
+from reco_core.fsutil import atomic_write_text
 from .ablation import paired_effect, verdict
-from .bench import benchmark_pairs, benchmark_report, check_count, edit_options, shapes_pipeline
+from reco_core.shapes.bench import benchmark_pairs, benchmark_report, check_count, edit_options, shapes_pipeline
 from .build import REPO_ROOT
-from .model import ShapesFiles
+from reco_core.shapes.model import ShapesFiles
 
 DOCS = REPO_ROOT / "docs" / "region.md"
 MODES = ("off", "auto")
@@ -94,7 +94,7 @@ def region_markdown(summary: dict) -> str:
         f"Time per edit: {summary['seconds_per_edit']['off']:.2f} s off, {summary['seconds_per_edit']['auto']:.2f} s auto "
         f"({summary['seconds_per_edit']['auto'] / summary['seconds_per_edit']['off']:.2f}x) on the CPU.",
         "",
-        "Reproduce: `python -m reco_core.shapes region --out runs/region`.",
+        "Reproduce: `python -m shapes_lab region --out runs/region`.",
         "",
     ])
 

@@ -23,8 +23,8 @@ import math
 
 import torch
 
-from ..models.configs import load_shipped_config
-from ..models.tiny import seeded
+from reco_core.models.configs import load_shipped_config
+from reco_core.models.tiny import seeded
 
 #: Wan2.1's VAE layout (8x spatial, 4x temporal, z 16, dim_mult 1-2-4-4) at base width 16 with one
 #: residual block per level: about 2.6 M parameters.

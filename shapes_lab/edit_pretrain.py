@@ -24,13 +24,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..engine.schedule import shift_sigmas
-from ..layout import build_canvas, join_latent, split_latent, vace_context
-from ..masks import pixel_to_latent_mask
-from ..train.cache import load_cached
-from ..train.schedule import warmup_cosine
+from reco_core.engine.schedule import shift_sigmas
+from reco_core.layout import build_canvas, join_latent, split_latent, vace_context
+from reco_core.masks import pixel_to_latent_mask
+from reco_core.train.cache import load_cached
+from reco_core.train.schedule import warmup_cosine
 from .compact_text import CompactText, compact_cross_attention, compact_text_from_rows
-from .tasks import TASKS, make_pair
+from reco_core.shapes.tasks import TASKS, make_pair
 
 
 @dataclass
@@ -65,7 +65,7 @@ def encode_edit_pool(vae, text_encoder, seeds: list[int], world, tasks: tuple[st
                      encode_batch: int = 16, progress: Callable[[int, int], None] | None = None) -> EditPool:
     """Render, encode and embed the edit pairs of `seeds` (tasks in turn) in memory: the cheap way to many
     single-frame pairs. Clips for the LoRA go through the trainer's cache instead (`load_edit_pool`)."""
-    from ..engine.codec import encode_frames
+    from reco_core.engine.codec import encode_frames
     from .text_encoder import trimmed_embeddings
 
     latents, controls, masks, instructions = [], [], [], []
@@ -143,7 +143,7 @@ def edit_pretrain(transformer, pool: EditPool, config: EditPretrainConfig,
                   progress: Callable[[int, int, dict], None] | None = None,
                   cancel: Callable[[], bool] | None = None) -> list[dict]:
     """Train the whole transformer in place for `config.steps` AdamW steps; returns the per-step log."""
-    from ..errors import CancelledError
+    from reco_core.errors import CancelledError
 
     generator = torch.Generator().manual_seed(config.seed)
     transformer.train().requires_grad_(True)

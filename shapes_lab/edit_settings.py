@@ -1,4 +1,4 @@
-"""`python -m reco_core.shapes settings`: how the miniature's edit settings were chosen.
+"""`python -m shapes_lab settings`: how the miniature's edit settings were chosen.
 
 The sampler, its step count and the LoRA strength the miniature edits with (`SHAPES_EDIT_DEFAULTS`,
 `SHAPES_LORA_STRENGTH`) are picked on validation pairs: train-split seeds far from every seed the
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..fsutil import atomic_write_text
-from .bench import benchmark_pairs, check_count, edit_options, score_edits, shapes_pipeline
+from reco_core.fsutil import atomic_write_text
+from reco_core.shapes.bench import benchmark_pairs, check_count, edit_options, score_edits, shapes_pipeline
 from .build import REPO_ROOT
-from .metrics import aggregate
-from .model import SHAPES_LORA_STRENGTH, ShapesFiles
-from .tasks import TASKS, EditPair
+from reco_core.shapes.metrics import aggregate
+from reco_core.shapes.model import SHAPES_LORA_STRENGTH, ShapesFiles
+from reco_core.shapes.tasks import TASKS, EditPair
 
 #: Validation pairs are laid out like the benchmark's (`benchmark_pairs`), on train seeds from here on.
 #: Every train seed the build uses lies below: LoRA pairs from 0, VAE clips from 10 million,
@@ -95,7 +95,7 @@ def settings_markdown(results: dict[str, dict], candidates: tuple[Candidate, ...
         "The default is in bold. Read the table as what each change gains or costs on pairs the benchmark",
         "never scores; a lower LoRA strength keeps more of the source everywhere, the edit included.",
         "",
-        "Reproduce: `python -m reco_core.shapes settings --out runs/settings`.",
+        "Reproduce: `python -m shapes_lab settings --out runs/settings`.",
         "",
     ])
 

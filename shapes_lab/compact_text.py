@@ -14,7 +14,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from ..models.text import TEXT_LENGTH
+from reco_core.models.text import TEXT_LENGTH
 
 @dataclass
 class CompactText:
@@ -55,7 +55,7 @@ class CompactTextAttnProcessor:
         self.state = state
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
-        from ..engine.region_attention import project_qkv
+        from reco_core.engine.region_attention import project_qkv
 
         query, key, value = project_qkv(attn, hidden_states, encoder_hidden_states)
         query, key = attn.norm_q(query), attn.norm_k(key)

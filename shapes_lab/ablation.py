@@ -1,4 +1,4 @@
-"""`python -m reco_core.shapes ablation`: what do ReCo's two region constraints do on the miniature?
+"""`python -m shapes_lab ablation`: what do ReCo's two region constraints do on the miniature?
 
 Four LoRAs are trained from `configs/shapes-reco.toml` on the same base with identical data, steps
 and seeds; only the loss weights differ (full ReCo, without L_latent, without L_attn, without
@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from ..fsutil import atomic_write_text, tomllib
-from .bench import run_benchmark
+from reco_core.fsutil import atomic_write_text, tomllib
+from reco_core.shapes.bench import run_benchmark
 from .build import BUILD_LOG, LORA_CONFIG, LORA_RUN, REPO_ROOT, Log, train_lora
-from .metrics import format_table
-from .model import ShapesFiles, read_benchmark, shipped_files
+from reco_core.shapes.metrics import format_table
+from reco_core.shapes.model import ShapesFiles, read_benchmark, shipped_files
 
 FULL = "full ReCo"
 VARIANTS: dict[str, dict] = {
@@ -45,8 +45,8 @@ def shared_data(files: ShapesFiles, out: Path) -> tuple[Path, Path]:
     """(manifest, latent cache folder) every variant trains on: the build's own pairs and cache when `files` is a
     build folder that still holds them (the same pairs the config generates, already encoded), else the config's
     training pairs exported once into `out` (as its `generate_shapes` would)."""
-    from .dataset import export_dataset
-    from .world import WorldConfig
+    from reco_core.shapes.dataset import export_dataset
+    from reco_core.shapes.world import WorldConfig
 
     build_run = (files.folder / LORA_RUN).resolve()  # absolute: the trainer reads paths against the config's folder
     if (build_run / "generated_pairs" / "train.jsonl").is_file() and (build_run / "cache").is_dir():
@@ -208,7 +208,7 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
         f"shift {options.get('shift')}, seed {options.get('seed')}.",
         "",
         "Reproduce: `python -m reco_core bench shapes` (shipped model) and",
-        "`python -m reco_core.shapes ablation --out runs/ablation` (everything below).",
+        "`python -m shapes_lab ablation --out runs/ablation` (everything below).",
         "",
     ]
     if shipped:
