@@ -280,12 +280,12 @@ def reco_shapes_edit():
     sampling = models.add("ModelSamplingSD3", (340, 58), model=loader.out("model"), shift=SHAPES_EDIT_DEFAULTS["shift"])
 
     source = Group("Source clip")
-    clip = source.add("ReCoShapesClip", (340, 106), color="blue", clip="add")
+    clip = source.add("ReCoShapesClip", (340, 106), color="blue", clip="remove")
 
     instruction = Group("Instruction")
     positive = instruction.add("CLIPTextEncode", (400, 130), title="Instruction (positive prompt)", color="green",
                                clip=loader.out("clip"),
-                               text=clip.out("instruction", widget_value="add a red triangle to the right of the green square"))
+                               text=clip.out("instruction", widget_value="erase the red triangle from the video"))
     negative = instruction.add("CLIPTextEncode", (400, 100), title="Negative prompt", color="red",
                                clip=loader.out("clip"), text="")
 

@@ -15,11 +15,10 @@
 - no console errors or warnings from the pack.
 
 Needs a ComfyUI (see conftest.py). The browser tests also need Chromium (`chromium`, `chromium-browser` or
-`google-chrome` on PATH, or env CHROME_PATH) and skip without it. RECO_DOCS_SCREENSHOTS=1 rewrites
-docs/images/viewer.png and docs/images/viewer_overlay.png from this run (else they go to pytest's tmp folder).
+`google-chrome` on PATH, or env CHROME_PATH) and skip without it. Their screenshots go to pytest's tmp folder
+(the docs' pictures of the viewers come from the shapes workflow run: tests/comfyui/test_workflows.py).
 """
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -152,9 +151,7 @@ def viewers(page, run):
 
 def save_screenshot(page, box, name, tmp_path):
     deselect(page)
-    folder = REPO_ROOT / "docs" / "images" if os.environ.get("RECO_DOCS_SCREENSHOTS") else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(str(folder / name), clip=box)
+    page.screenshot(str(tmp_path / name), clip=box)
 
 
 def test_viewers_load_both_videos(viewers, page):

@@ -413,6 +413,33 @@ def test_shapes_workflow_runs_and_its_viewers_work(page, tmp_path):
     time.sleep(0.3)
     after = screenshot(page, frame)
     assert mean_difference(before, after) > 1.0, "the picture did not change when the wipe moved"
-    if os.environ.get("RECO_DOCS_SCREENSHOTS"):  # the README's picture of the viewer
-        deselect(page)
-        page.screenshot(str(REPO_ROOT / "docs" / "images" / "viewer_shapes.png"), clip=node_box(page, decode))
+    if os.environ.get("RECO_DOCS_SCREENSHOTS"):  # the README's and the help pages' pictures of the viewers
+        write_viewer_screenshots(page, decode)
+
+
+def write_viewer_screenshots(page, decode):
+    """docs/images/viewer.png (ReCo Decode's before/after, this run) and viewer_overlay.png (ReCo Sampler's
+    region viewer, the same graph queued again with region auto so there is a region to show), copied to the
+    help pages' web/docs/images/."""
+    folders = [REPO_ROOT / "docs" / "images", REPO_ROOT / "web" / "docs" / "images"]
+    deselect(page)
+    for folder in folders:
+        page.screenshot(str(folder / "viewer.png"), clip=node_box(page, decode))
+    sampler = page.evaluate("app.graph.nodes.find(n => n.type === 'ReCoSampler').id")
+    page.evaluate(f"""(() => {{ const node = app.graph.getNodeById({sampler});
+        node.widgets.find(w => w.name === 'region').value = 'auto';
+        node.widgets.find(w => w.name === 'seed').value = 1; }})()""")
+    before = page.evaluate(f"Array.from(document.querySelectorAll('{REGION} video')).map(v => v.src).join()")
+    page.evaluate("app.queuePrompt(0, 1)")
+    page.wait_for(f"Array.from(document.querySelectorAll('{REGION} video')).map(v => v.src).join() !== "
+                  f"{json.dumps(before)}", timeout=600)
+    page.wait_for(f"Array.from(document.querySelectorAll('{REGION} video')).every(v => v.readyState >= 2)",
+                  timeout=60)
+    page.evaluate(f"""(() => {{ const node = app.graph.getNodeById({sampler});
+        app.canvas.ds.scale = 1; app.canvas.ds.offset = [80 - node.pos[0], 80 - node.pos[1]];
+        app.canvas.setDirty(true, true); }})()""")
+    time.sleep(1.0)
+    pause(page, REGION)
+    deselect(page)
+    for folder in folders:
+        page.screenshot(str(folder / "viewer_overlay.png"), clip=node_box(page, sampler))
