@@ -418,28 +418,37 @@ def test_shapes_workflow_runs_and_its_viewers_work(page, tmp_path):
 
 
 def write_viewer_screenshots(page, decode):
-    """docs/images/viewer.png (ReCo Decode's before/after, this run) and viewer_overlay.png (ReCo Sampler's
-    region viewer, the same graph queued again with region auto so there is a region to show), copied to the
-    help pages' web/docs/images/."""
+    """docs/images/viewer.png (ReCo Decode's before/after of this run, wipe in the middle) and viewer_overlay.png
+    (ReCo Sampler's region viewer, the graph queued again with region auto so there is a region to show), with
+    the two nodes alone on the canvas; copied to the help pages' web/docs/images/."""
     folders = [REPO_ROOT / "docs" / "images", REPO_ROOT / "web" / "docs" / "images"]
+    sampler = page.evaluate("app.graph.nodes.find(n => n.type === 'ReCoSampler').id")
+    page.evaluate(f"""(() => {{ const decode = app.graph.getNodeById({decode}), sampler = app.graph.getNodeById({sampler});
+        let parked = 0;
+        for (const node of app.graph.nodes)
+            if (node !== decode && node !== sampler) node.pos = [-6000, 600 * parked++];
+        decode.pos = [20, 60]; decode.setSize([440, 560]);
+        sampler.pos = [520, 60]; sampler.setSize([440, sampler.computeSize()[1] + 300]);
+        app.canvas.ds.scale = 1; app.canvas.ds.offset = [20, 0];
+        app.canvas.deselectAll(); app.canvas.setDirty(true, true); }})()""")
+    time.sleep(1.0)
+    pause(page, COMPARE)
+    frame = rect(page, f"{COMPARE} .reco-frame")
+    drag_wipe(page, frame, 0.14, 0.5)
+    time.sleep(0.5)
     deselect(page)
     for folder in folders:
         page.screenshot(str(folder / "viewer.png"), clip=node_box(page, decode))
-    sampler = page.evaluate("app.graph.nodes.find(n => n.type === 'ReCoSampler').id")
+    before = page.evaluate(f"Array.from(document.querySelectorAll('{REGION} video')).map(v => v.src).join()")
     page.evaluate(f"""(() => {{ const node = app.graph.getNodeById({sampler});
         node.widgets.find(w => w.name === 'region').value = 'auto';
         node.widgets.find(w => w.name === 'seed').value = 1; }})()""")
-    before = page.evaluate(f"Array.from(document.querySelectorAll('{REGION} video')).map(v => v.src).join()")
     page.evaluate("app.queuePrompt(0, 1)")
     page.wait_for(f"Array.from(document.querySelectorAll('{REGION} video')).map(v => v.src).join() !== "
                   f"{json.dumps(before)}", timeout=600)
     page.wait_for(f"Array.from(document.querySelectorAll('{REGION} video')).every(v => v.readyState >= 2)",
                   timeout=60)
-    page.evaluate(f"""(() => {{ const node = app.graph.getNodeById({sampler});
-        app.canvas.ds.scale = 1; app.canvas.ds.offset = [80 - node.pos[0], 80 - node.pos[1]];
-        app.canvas.setDirty(true, true); }})()""")
-    time.sleep(1.0)
-    pause(page, REGION)
+    time.sleep(2.0)
     deselect(page)
     for folder in folders:
         page.screenshot(str(folder / "viewer_overlay.png"), clip=node_box(page, sampler))
