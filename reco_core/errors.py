@@ -1,5 +1,9 @@
 """Errors that name the input at fault and say how to fix it."""
 
+import logging
+import sys
+from typing import Callable
+
 
 class ReCoInputError(ValueError):
     """A user-supplied input is invalid.
@@ -21,3 +25,15 @@ class ReCoLoRAError(ReCoInputError):
 
 class CancelledError(RuntimeError):
     """Raised inside long work when the caller's cancel check fires."""
+
+
+def run_command(run: Callable[[], None]) -> int:
+    """A command line's body, run with warnings logged: a ReCoInputError becomes its message on stderr and exit
+    code 2 (no traceback); 0 otherwise."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        run()
+    except ReCoInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from reco_core.errors import ReCoInputError
+from reco_core.errors import run_command
 
 README_GRID = Path(__file__).resolve().parents[1] / "docs" / "images" / "demo_grid.png"
 
@@ -50,34 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "build":
-            from .build import build
+    return run_command(lambda: run(args))
 
-            build(args.out, fast=args.fast, install=args.install, resume=args.resume)
-        elif args.command == "ablation":
-            from .ablation import run_ablation
 
-            run_ablation(Path(args.out), count=args.count, base=args.base, write_docs=not args.no_docs,
-                         steps=args.steps)
-        elif args.command == "region":
-            from .region_bench import run_region_comparison
+def run(args) -> None:
+    if args.command == "build":
+        from .build import build
 
-            run_region_comparison(Path(args.out), count=args.count, write_docs=not args.no_docs)
-        elif args.command == "settings":
-            from .edit_settings import DOCS, run_settings
+        build(args.out, fast=args.fast, install=args.install, resume=args.resume)
+    elif args.command == "ablation":
+        from .ablation import run_ablation
 
-            run_settings(Path(args.out), count=args.count, docs=None if args.no_docs else DOCS)
-        else:
-            from reco_core.shapes.demo import run_demo
+        run_ablation(Path(args.out), count=args.count, base=args.base, write_docs=not args.no_docs,
+                     steps=args.steps)
+    elif args.command == "region":
+        from .region_bench import run_region_comparison
 
-            run_demo(Path(args.out), readme_grid=README_GRID)
-    except ReCoInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+        run_region_comparison(Path(args.out), count=args.count, write_docs=not args.no_docs)
+    elif args.command == "settings":
+        from .edit_settings import DOCS, run_settings
+
+        run_settings(Path(args.out), count=args.count, docs=None if args.no_docs else DOCS)
+    else:
+        from reco_core.shapes.demo import run_demo
+
+        run_demo(Path(args.out), readme_grid=README_GRID)
 
 
 if __name__ == "__main__":

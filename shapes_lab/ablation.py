@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from reco_core.fsutil import atomic_write_text, tomllib
-from reco_core.shapes.bench import run_benchmark
+from reco_core.shapes.bench import check_count, run_benchmark
 from .build import BUILD_LOG, LORA_CONFIG, LORA_RUN, REPO_ROOT, Log, train_lora
 from reco_core.shapes.metrics import format_table
 from reco_core.shapes.model import ShapesFiles, read_benchmark, shipped_files
@@ -258,10 +258,10 @@ def run_ablation(out: Path, count: int | None = None, base: str | Path | None = 
                  steps: int | None = None,
                  echo: Callable[[str], None] = print) -> dict:
     """Train and benchmark the four variants; write ablation.json (and docs/benchmark.md)."""
+    count = check_count(count, DEFAULT_COUNT)  # --count 0 is refused, not taken as "the default"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = ShapesFiles(Path(base)) if base else shipped_files()
-    count = count or DEFAULT_COUNT
     log = Log(echo)
     started = time.time()
     data = shared_data(files, out)

@@ -53,6 +53,24 @@ def _warn_if_comfy_cannot_read(config: Mapping) -> None:
                       "blocks evenly and will misplace them; reco_core reloads them from the stored config")
 
 
+def _save(model, path, layout: str, metadata: Mapping | None, dtype: torch.dtype | None, to_original) -> None:
+    """The one writer: check the layout, cast, rename to the original layout unless "diffusers", write atomically
+    with the config in the metadata. `to_original(state_dict, config)` gives the original Wan names."""
+    _check_layout(layout)
+    config = model_config_dict(model)
+    state_dict = model.state_dict()
+    if dtype is not None:
+        state_dict = cast_state_dict(state_dict, dtype)
+    if layout != "diffusers":
+        state_dict = to_original(state_dict, config)
+    save_safetensors(state_dict, path, _metadata(config, layout, metadata))
+
+
+def _transformer_to_original(state_dict, config):
+    _warn_if_comfy_cannot_read(config)
+    return wan_keys.to_comfy_transformer_state_dict(state_dict)
+
+
 def save_transformer(model, path: str | os.PathLike, layout: str = "comfy", metadata: Mapping | None = None,
                      dtype: torch.dtype | None = None) -> None:
     """Write the transformer as one safetensors file, atomically, with its config in `reco_config`.
@@ -60,15 +78,7 @@ def save_transformer(model, path: str | os.PathLike, layout: str = "comfy", meta
     `layout="comfy"` (same as "original") writes the original Wan names that ComfyUI's UNETLoader
     reads; "diffusers" writes the module names as they are. `dtype` casts floating tensors.
     """
-    _check_layout(layout)
-    config = model_config_dict(model)
-    state_dict = model.state_dict()
-    if dtype is not None:
-        state_dict = cast_state_dict(state_dict, dtype)
-    if layout != "diffusers":
-        _warn_if_comfy_cannot_read(config)
-        state_dict = wan_keys.to_comfy_transformer_state_dict(state_dict)
-    save_safetensors(state_dict, path, _metadata(config, layout, metadata))
+    _save(model, path, layout, metadata, dtype, _transformer_to_original)
 
 
 def save_vae(vae, path: str | os.PathLike, layout: str = "comfy", metadata: Mapping | None = None,
@@ -77,11 +87,5 @@ def save_vae(vae, path: str | os.PathLike, layout: str = "comfy", metadata: Mapp
 
     "comfy" / "original" writes the original Wan2.1 names (ComfyUI's VAELoader, `Wan2.1_VAE.pth`).
     """
-    _check_layout(layout)
-    config = model_config_dict(vae)
-    state_dict = vae.state_dict()
-    if dtype is not None:
-        state_dict = cast_state_dict(state_dict, dtype)
-    if layout != "diffusers":
-        state_dict = wan_keys.convert_vae_to_original(state_dict, config["num_res_blocks"])
-    save_safetensors(state_dict, path, _metadata(config, layout, metadata))
+    _save(vae, path, layout, metadata, dtype,
+          lambda state_dict, config: wan_keys.convert_vae_to_original(state_dict, config["num_res_blocks"]))

@@ -10,11 +10,10 @@ Building the miniature and the studies behind its docs live in the repository's 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-from ..errors import ReCoInputError
+from ..errors import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,21 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "demo":
-            from .demo import run_demo
+    return run_command(lambda: run(args))
 
-            run_demo(Path(args.out))
-        else:
-            from .demo import DEMO_CLIPS_DIR, write_demo_clips
 
-            print(f"wrote {write_demo_clips(Path(args.out) if args.out else DEMO_CLIPS_DIR)}")
-    except ReCoInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+def run(args) -> None:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(Path(args.out))
+    else:
+        from .demo import DEMO_CLIPS_DIR, write_demo_clips
+
+        print(f"wrote {write_demo_clips(Path(args.out) if args.out else DEMO_CLIPS_DIR)}")
 
 
 if __name__ == "__main__":
