@@ -149,9 +149,10 @@ class ReCoLongClipEdit(io.ComfyNode):
                 advanced(io.Float.Input("background", default=0.8, min=0.0, max=1.0, step=0.05, optional=True,
                                         tooltip="With a region: how strongly the background outside it is held to "
                                                 "the source during the first part of sampling.")),
-                advanced(io.Combo.Input("attention", options=list(ATTENTION_MODES), default="region", optional=True,
+                advanced(io.Combo.Input("attention", options=list(ATTENTION_MODES), default="off", optional=True,
                                         tooltip="With a region: keep edit-region tokens from attending to the "
-                                                "source's same region (region) or the whole source (source).")),
+                                                "source's same region (region) or the whole source (source); off "
+                                                "(default) leaves attention alone.")),
                 advanced(io.Boolean.Input("keep_source", default=False, optional=True,
                                           tooltip="Hold the source half at the re-noised source at every step "
                                                   "instead of denoising it too (off reproduces the paper).")),
@@ -174,7 +175,7 @@ class ReCoLongClipEdit(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, vae, source, width, height, length, overlap, seed, steps, cfg,
                 sampler_name, scheduler, strength, region, first_frame=None, reference=None, mask=None,
-                windows="chain", background=0.8, attention="region", keep_source=False, resize_mode="crop",
+                windows="chain", background=0.8, attention="off", keep_source=False, resize_mode="crop",
                 decode="canvas") -> io.NodeOutput:
         # 1. Check what the windows need before the first one runs.
         check_image(source, "source", "the clip's frames")

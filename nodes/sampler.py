@@ -249,9 +249,9 @@ class ReCoSampler(io.ComfyNode):
                 io.Float.Input("background", default=0.8, min=0.0, max=1.0, step=0.05,
                                tooltip="How strongly the background outside the region is held to the source "
                                        "during the first part of sampling (0: not at all)."),
-                io.Combo.Input("attention", options=list(ATTENTION_MODES), default="region",
+                io.Combo.Input("attention", options=list(ATTENTION_MODES), default="off",
                                tooltip="Keep edit-region tokens from attending to the source's same region (region) "
-                                       "or to the whole source (source); off leaves attention alone."),
+                                       "or to the whole source (source); off (default) leaves attention alone."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="With region = mask: where to edit (white), the source's size; one mask or one "
                                       "per frame."),

@@ -114,8 +114,9 @@ def add_edit_parser(commands) -> None:
                       "region (default 0.8)")
     edit.add_argument("--release", type=float, default=0.7, help="fraction of the steps the background lock holds "
                       "before it fades out (default 0.7)")
-    edit.add_argument("--attention", choices=("off", "region", "source"), default="region", help="with a region: "
-                      "edit-region tokens may not attend to the source region (region) or the whole source (source)")
+    edit.add_argument("--attention", choices=("off", "region", "source"), default="off", help="with a region: "
+                      "edit-region tokens may not attend to the source region (region) or the whole source (source); "
+                      "default off")
     edit.add_argument("--threshold", type=float, default=None, help="auto region threshold 0..1 on the normalised "
                       "source/target discrepancy (default: Otsu)")
     edit.add_argument("--detect-at", type=float, default=0.2, help="progress 0..1 at which the auto region is "

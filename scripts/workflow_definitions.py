@@ -299,7 +299,7 @@ def reco_shapes_edit():
                        latent_image=in_context.out("latent"), seed=0, control_after_generate="fixed",
                        steps=SHAPES_EDIT_DEFAULTS["steps"], cfg=SHAPES_EDIT_DEFAULTS["cfg"],
                        sampler_name=SHAPES_EDIT_DEFAULTS["sampler"], scheduler="simple", region="off", background=0.8,
-                       attention="region")
+                       attention="off")
     decode = edit.add("ReCoDecode", (400, 420), color="blue", vae=loader.out("vae"), samples=sampler.out("latent"),
                       source=clip.out("images"))
 

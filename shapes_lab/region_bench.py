@@ -1,8 +1,8 @@
 """`python -m shapes_lab region`: region-constrained sampling against plain ReCo on the miniature.
 
 The shipped model edits the same held-out pairs with the same noise twice, region mode off and
-auto (default `RegionOptions`: background lock 0.8, attention constraint on the region). Differences
-are paired per clip. Writes `region.json` and `docs/region.md`.
+auto (default `RegionOptions`: background lock 0.8 released at 70%, no attention constraint, no
+dilation). Differences are paired per clip. Writes `region.json` and `docs/region.md`.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def region_markdown(summary: dict) -> str:
         "",
         f"The shipped miniature edits {summary['count']} held-out pairs per task twice with the same noise: plain",
         "ReCo (`--region off`) and region-constrained sampling (`--region auto`, default options: the region",
-        "read from the model's own x0 estimates at 20% of the schedule, background lock 0.8 released at 70%,",
-        "target-region queries blocked from the co-located source region). Differences are paired per clip;",
+        "read from the model's own x0 estimates at 20% of the schedule, not dilated, background lock 0.8",
+        "released at 70%, attention left alone). Differences are paired per clip;",
         "'helps'/'hurts' means more than two standard errors from zero. Region IoU compares the automatic",
         "region with the ground-truth edit mask (style edits change every pixel, so their mask is the frame).",
         f"Sampling: {options.get('sampler')}, {options.get('steps')} steps, cfg {options.get('cfg')}, "

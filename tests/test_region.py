@@ -161,3 +161,27 @@ def test_hide_source_blocks_what_a_dense_mask_blocks():
     for hide, hidden in (("region", tokens.source_region), ("source", tokens.source_half)):
         allowed = ~(tokens.target_region[:, None] & hidden[None, :])
         torch.testing.assert_close(hide_source(q, k, v, tokens, hide), F.scaled_dot_product_attention(q, k, v, allowed))
+
+
+def test_the_cli_and_the_nodes_default_to_the_region_options_defaults():
+    """One set of region defaults: `reco edit` flags and the ReCo Sampler / Long Clip widgets start where
+    RegionOptions does (attention off since the miniature's region study, docs/region.md)."""
+    import ast
+    from pathlib import Path
+
+    from reco_core.cli import build_parser
+
+    defaults = RegionOptions()
+    args = build_parser().parse_args(["edit", "--source", "in.mp4", "--instruction", "x", "--out", "o.mp4"])
+    for name in ("attention", "background", "release", "detect_at", "threshold"):
+        assert getattr(args, name) == getattr(defaults, name), name
+    root = Path(__file__).resolve().parents[1]
+    for node_file in ("nodes/sampler.py", "nodes/long_clip.py"):
+        widgets = {}
+        for call in ast.walk(ast.parse((root / node_file).read_text())):
+            if isinstance(call, ast.Call) and call.args and isinstance(call.args[0], ast.Constant):
+                default = next((k.value for k in call.keywords if k.arg == "default"), None)
+                if isinstance(default, ast.Constant):
+                    widgets[call.args[0].value] = default.value
+        assert widgets["attention"] == defaults.attention, node_file
+        assert widgets["background"] == defaults.background, node_file
