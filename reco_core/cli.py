@@ -170,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--out", default=None, help="write the results JSON here")
     shapes.add_argument("--count", type=int, default=None, help="pairs per task (default from the model card)")
     shapes.add_argument("--lora", default=None, help="score this LoRA instead of the bundled one")
-    shapes.add_argument("--region", choices=("off", "auto"), default="off", help="region-constrained sampling")
+    shapes.add_argument("--region", choices=("off", "auto", "mask"), default="off", help="region-constrained "
+                        "sampling: auto finds the region, mask is given each pair's true edit mask")
     add_reco_bench_parser(bench_commands)
     accept_negative_numbers(parser)
     return parser

@@ -1,8 +1,9 @@
 """`python -m shapes_lab region`: region-constrained sampling against plain ReCo on the miniature.
 
-The shipped model edits the same held-out pairs with the same noise twice, region mode off and
-auto (default `RegionOptions`: background lock 0.8 released at 70%, no attention constraint, no
-dilation). Differences are paired per clip. Writes `region.json` and `docs/region.md`.
+The shipped model edits the same held-out pairs with the same noise three times: region mode off, auto
+(default `RegionOptions`: background lock 0.8 released at 70%, no attention constraint, no dilation) and
+mask, given each pair's ground-truth edit mask (the ceiling of auto: it tells finding the region apart
+from editing inside it). Differences are paired per clip. Writes `region.json` and `docs/region.md`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .build import REPO_ROOT
 from reco_core.shapes.model import ShapesFiles
 
 DOCS = REPO_ROOT / "docs" / "region.md"
-MODES = ("off", "auto")
+MODES = ("off", "auto", "mask")
+REGION_MODES = MODES[1:]
 SCORES = (("background_psnr", "bg PSNR (dB)", ".2f"), ("temporal_stability", "stability", ".3f"),
           ("edit_accuracy", "edit accuracy", ".3f"))
 
@@ -34,15 +36,18 @@ def seconds_per_edit(report: dict) -> float:
 
 
 def comparison_rows(reports: dict[str, dict]) -> list[dict]:
-    """Per task: each score with region off and auto, and the paired difference (auto - off)."""
-    off, auto = reports["off"], reports["auto"]
+    """Per task: each score with region off and each region mode, with the paired difference (mode - off), and
+    the auto region's IoU with the true mask."""
+    off = reports["off"]
     rows = []
     for task in off["results"]["per_task"]:
-        row = {"task": task, "region_iou": mean_region_iou(auto, task)}
+        row = {"task": task, "region_iou": mean_region_iou(reports["auto"], task)}
         for key, _, _ in SCORES:
-            effect = paired_effect(auto, off, task, key)
-            row[key] = {"off": off["results"]["per_task"][task][key], "auto": auto["results"]["per_task"][task][key],
-                        "difference": None if effect is None else {"mean": effect[0], "stderr": effect[1]}}
+            row[key] = {"off": off["results"]["per_task"][task][key]}
+            for mode in REGION_MODES:
+                effect = paired_effect(reports[mode], off, task, key)
+                row[key][mode] = reports[mode]["results"]["per_task"][task][key]
+                row[key][f"{mode} - off"] = None if effect is None else {"mean": effect[0], "stderr": effect[1]}
         rows.append(row)
     return rows
 
@@ -51,27 +56,27 @@ def _cell(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _difference(difference: dict | None, spec: str) -> str:
-    if difference is None:
+def _with_difference(value: float | None, difference: dict | None, spec: str) -> str:
+    """"27.33 (+0.30 ± 0.11, helps)": a mode's score and its paired difference from off."""
+    if value is None:
         return "-"
+    if difference is None:
+        return _cell(value, spec)
     mean, stderr = difference["mean"], difference["stderr"]
-    return f"{mean:+{spec}} ± {stderr:{spec}} ({verdict(mean, stderr)})"
+    return f"{value:{spec}} ({mean:+{spec}} ± {stderr:{spec}}, {verdict(mean, stderr)})"
 
 
 def comparison_table(rows: list[dict]) -> str:
-    """Markdown: per task, off / auto / paired difference for each score, and the region's IoU."""
-    header = ["task"]
-    for _, title, _ in SCORES:
-        header += [f"{title} off", f"{title} auto", "auto - off"]
-    header.append("region IoU")
-    lines = ["| " + " | ".join(header) + " |", "|:---" + "|---:" * (len(header) - 1) + "|"]
+    """Markdown: per task and score, off, each region mode with its paired difference from off; the auto IoU."""
+    header = ["task", "score", "off"] + [f"{mode} ({mode} - off)" for mode in REGION_MODES] + ["auto region IoU"]
+    lines = ["| " + " | ".join(header) + " |", "|:---|:---" + "|---:" * (len(header) - 2) + "|"]
     for row in rows:
-        cells = [row["task"]]
-        for key, _, spec in SCORES:
+        for index, (key, title, spec) in enumerate(SCORES):
             entry = row[key]
-            cells += [_cell(entry["off"], spec), _cell(entry["auto"], spec), _difference(entry["difference"], spec)]
-        cells.append(_cell(row["region_iou"], ".2f"))
-        lines.append("| " + " | ".join(cells) + " |")
+            cells = [row["task"] if index == 0 else "", title, _cell(entry["off"], spec)]
+            cells += [_with_difference(entry[mode], entry[f"{mode} - off"], spec) for mode in REGION_MODES]
+            cells.append(_cell(row["region_iou"], ".2f") if index == 0 else "")
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -80,10 +85,12 @@ def region_markdown(summary: dict) -> str:
     return "\n".join([
         "# Region-constrained sampling on ReCo-Shapes",
         "",
-        f"The shipped miniature edits {summary['count']} held-out pairs per task twice with the same noise: plain",
-        "ReCo (`--region off`) and region-constrained sampling (`--region auto`, default options: the region",
+        f"The shipped miniature edits {summary['count']} held-out pairs per task three times with the same noise:",
+        "plain ReCo (`--region off`), region-constrained sampling (`--region auto`, default options: the region",
         "read from the model's own x0 estimates at 20% of the schedule, not dilated, background lock 0.8",
-        "released at 70%, attention left alone). Differences are paired per clip;",
+        "released at 70%, attention left alone) and the same sampling given each pair's true edit mask",
+        "(`--region mask`: what a user who paints the region exactly gets, and the most auto could reach).",
+        "Differences are paired per clip;",
         "'helps'/'hurts' means more than two standard errors from zero. Region IoU compares the automatic",
         "region with the ground-truth edit mask (style edits change every pixel, so their mask is the frame).",
         f"Sampling: {options.get('sampler')}, {options.get('steps')} steps, cfg {options.get('cfg')}, "
@@ -91,8 +98,8 @@ def region_markdown(summary: dict) -> str:
         "",
         comparison_table(summary["rows"]),
         "",
-        f"Time per edit: {summary['seconds_per_edit']['off']:.2f} s off, {summary['seconds_per_edit']['auto']:.2f} s auto "
-        f"({summary['seconds_per_edit']['auto'] / summary['seconds_per_edit']['off']:.2f}x) on the CPU.",
+        "Time per edit on the CPU: " + ", ".join(f"{seconds:.2f} s {mode}" for mode, seconds in
+                                                 summary["seconds_per_edit"].items()) + ".",
         "",
         "Reproduce: `python -m shapes_lab region --out runs/region`.",
         "",
@@ -101,7 +108,7 @@ def region_markdown(summary: dict) -> str:
 
 def run_region_comparison(out: Path, count: int | None = None, files: ShapesFiles | None = None,
                           write_docs: bool = True, echo: Callable[[str], None] = print) -> dict:
-    """Benchmark region off and auto on the same pairs; write region.json (and docs/region.md)."""
+    """Benchmark region off, auto and mask on the same pairs; write region.json (and docs/region.md)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     count = check_count(count)

@@ -284,8 +284,8 @@ def test_unknown_benchmark_region_mode_is_refused_before_loading():
     from reco_core.errors import ReCoInputError
     from reco_core.shapes.bench import run_benchmark
 
-    with pytest.raises(ReCoInputError, match="--region.*off, auto"):
-        run_benchmark(count=1, region="mask")
+    with pytest.raises(ReCoInputError, match="--region.*off, auto, mask"):
+        run_benchmark(count=1, region="everywhere")
 
 
 def test_region_iou_against_the_ground_truth_mask():
@@ -312,12 +312,13 @@ def test_region_comparison_edits_the_same_pairs_both_ways(tmp_path):
 
     summary = run_region_comparison(tmp_path, count=1, write_docs=False, echo=lambda line: None)
     saved = json.loads((tmp_path / "region.json").read_text())
-    off, auto = saved["reports"]["off"], saved["reports"]["auto"]
-    assert [r["seed"] for r in off["pairs"]] == [r["seed"] for r in auto["pairs"]]
+    off, auto, mask = saved["reports"]["off"], saved["reports"]["auto"], saved["reports"]["mask"]
+    assert [r["seed"] for r in off["pairs"]] == [r["seed"] for r in auto["pairs"]] == [r["seed"] for r in mask["pairs"]]
     assert all(r["region_iou"] is None for r in off["pairs"])
     assert all(0 <= r["region_iou"] <= 1 for r in auto["pairs"])
+    assert all(r["region_iou"] == pytest.approx(1.0) for r in mask["pairs"])  # given the true mask, it is the region
     assert [row["task"] for row in summary["rows"]] == list(TASKS)
-    assert comparison_table(summary["rows"]).count("\n") == len(TASKS) + 1
+    assert comparison_table(summary["rows"]).count("\n") == 1 + 3 * len(TASKS)
     # With the default options, region auto finds the removed shape and keeps the background at least as well
     # as plain sampling (the attention constraint and the dilation they dropped lost 5 dB and IoU 0.2 here).
     removal = next(row for row in summary["rows"] if row["task"] == "remove")

@@ -30,7 +30,9 @@ DEFAULT_COUNT = 8
 #: Benchmark pair k of task i uses test seed BENCH_SEED_START + i * TASK_STRIDE + k.
 BENCH_SEED_START = 0
 TASK_STRIDE = 100_000
-REGION_MODES = ("off", "auto")
+#: "mask" gives the sampler the pair's ground-truth edit mask: what a user who paints the region exactly gets,
+#: and the ceiling of "auto".
+REGION_MODES = ("off", "auto", "mask")
 #: "world" draws pairs as training did; "other" with an independent renderer (`other_renderer`).
 RENDERERS = ("world", "other")
 
@@ -72,10 +74,12 @@ def check_region(region: str) -> None:
 def edit_pair(pipeline, pair: EditPair, options: EditOptions, region: str = "off"):
     """Edit one pair's source by its instruction with region mode `region`; returns the EditResult.
 
-    The one place a benchmark edit happens (the default region options of `RegionOptions`).
+    The one place a benchmark edit happens (the default region options of `RegionOptions`; "mask" is the pair's
+    ground-truth edit mask).
     """
     check_region(region)
-    return pipeline(pair.source, pair.instruction, options=options, region=RegionOptions(mode=region))
+    return pipeline(pair.source, pair.instruction, options=options, region=RegionOptions(mode=region),
+                    mask=pair.mask if region == "mask" else None)
 
 
 def pair_region_iou(region: torch.Tensor | None, pair: EditPair) -> float | None:
