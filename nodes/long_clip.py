@@ -220,9 +220,9 @@ class ReCoLongClipEdit(io.ComfyNode):
             positive, negative, vae, frames, width, height, length, strength, keep_source, first_frame=first_frame,
             reference=reference, resize_mode=resize_mode, short_clip="pad").args[:3]
         with overall_progress(window, count):
-            sampled, window_region = ReCoSampler.execute(
+            sampled, window_region = ReCoSampler.sample(
                 model, window_positive, window_negative, latent, seed, steps, cfg, sampler_name, scheduler, region,
-                background, attention, mask=mask).args[:2]
+                background, attention, mask=mask)
         _, target = decode_halves(vae, clip_latent(sampled), decode, need_source=False)
         kept = int(sampled.get(FRAMES_KEY) or target.shape[0])
         return target[:kept].float().cpu(), window_region[:kept].float().cpu(), target.shape[0] - kept

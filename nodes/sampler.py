@@ -279,6 +279,18 @@ class ReCoSampler(io.ComfyNode):
     def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler, region,
                 background, attention, mask=None, release=0.7, detect_at=0.2, threshold=0.0, attention_blocks="all",
                 denoise=1.0) -> io.NodeOutput:
+        result, region_mask = cls.sample(model, positive, negative, latent_image, seed, steps, cfg, sampler_name,
+                                         scheduler, region, background, attention, mask, release, detect_at,
+                                         threshold, attention_blocks, denoise)
+        lead = int(latent_image.get(REFERENCE_KEY) or 0)
+        return previews.with_region_ui(io.NodeOutput(result, region_mask), model, region,
+                                       preview_latent=result["samples"][:, :, lead:])
+
+    @classmethod
+    def sample(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler, region,
+               background, attention, mask=None, release=0.7, detect_at=0.2, threshold=0.0, attention_blocks="all",
+               denoise=1.0) -> tuple[dict, torch.Tensor]:
+        """The sampling itself, without the viewer's preview files: (the LATENT, the region MASK)."""
         checks.check_range(cfg, 0.0, 100.0, name="cfg")
         checks.check_range(denoise, 0.0, 1.0, name="denoise")
         options = RegionOptions(mode=region, background=background, release=release, attention=attention,
@@ -319,10 +331,7 @@ class ReCoSampler(io.ComfyNode):
                             disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=seed)
         result = latent_image.copy()
         result["samples"] = out.to(comfy.model_management.intermediate_device())
-        region_mask = cls.region_mask(controller, samples[:, :, lead:].shape, latent_image.get(FRAMES_KEY))
-        output = previews.with_region_ui(io.NodeOutput(result, region_mask), model, region,
-                                         preview_latent=result["samples"][:, :, lead:])
-        return output
+        return result, cls.region_mask(controller, samples[:, :, lead:].shape, latent_image.get(FRAMES_KEY))
 
     @staticmethod
     def region_mask(controller: RegionController | None, latent_shape: torch.Size,

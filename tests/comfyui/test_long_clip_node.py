@@ -214,3 +214,17 @@ def test_cancel_stops_within_a_step(comfy, graph, tiny_models, comfyui_server):
     entry = comfy.wait(prompt_id, timeout=60, check=False)
     assert status_messages(entry, "execution_interrupted")[0]["node_type"] == "ReCoLongClipEdit"
     assert len(steps_file.read_text().splitlines()) <= calls + 2
+
+
+def test_windows_write_no_sampler_previews(comfy, graph, tiny_models, comfyui_server):
+    """Each window samples through ReCo Sampler's sampling only: the node's one preview is its before/after, not
+    a region preview per window."""
+    def region_previews():
+        return set(comfyui_server.base_dir.rglob("reco_region_*"))
+
+    before = region_previews()
+    source, positive, negative, model, vae = inputs(graph, tiny_models)
+    edit = long_edit(graph, model, positive, negative, vae, source.out(0), region="auto")
+    save(graph, "no_previews", image=edit.out(0))
+    comfy.run_prompt(graph, timeout=600)
+    assert region_previews() == before
