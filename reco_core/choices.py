@@ -10,6 +10,10 @@ DTYPE_NAMES = ("bf16", "fp16", "fp32")
 RESIZE_MODES = ("crop", "stretch", "pad", "nearest")
 #: How a clip shorter than the model's length is handled (reco_core.lengths.plan_clip).
 SHORT_CLIP_MODES = ("pad", "shorten")
+#: Region-constrained sampling (reco_core.region.RegionOptions.mode): none, found from the model, or given.
+REGION_MODES = ("off", "auto", "mask")
+#: What edit-region queries may not attend to (reco_core.region.RegionOptions.attention).
+ATTENTION_MODES = ("off", "region", "source")
 
 
 def torch_dtype(name: str):

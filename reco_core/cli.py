@@ -13,7 +13,7 @@ import re
 import sys
 from pathlib import Path
 
-from .choices import DTYPE_NAMES, RESIZE_MODES, SHORT_CLIP_MODES
+from .choices import ATTENTION_MODES, DTYPE_NAMES, REGION_MODES, RESIZE_MODES, SHORT_CLIP_MODES
 from .errors import CancelledError, ReCoInputError
 
 EXIT_BAD_INPUT = 2
@@ -104,7 +104,7 @@ def add_edit_parser(commands) -> None:
     edit.add_argument("--offload", action="store_true", help="keep models on the CPU and move each to the "
                       "device only while it works (less GPU memory)")
     edit.add_argument("--vae-tiling", action="store_true", help="encode and decode in tiles (less memory)")
-    edit.add_argument("--region", choices=("off", "auto", "mask"), default="off", help="region-constrained "
+    edit.add_argument("--region", choices=REGION_MODES, default="off", help="region-constrained "
                       "sampling (ours, not the authors'): auto finds the edit region from the model's own "
                       "estimates, mask takes it from --mask; the background outside it is held to the source "
                       "(default off)")
@@ -114,7 +114,7 @@ def add_edit_parser(commands) -> None:
                       "region (default 0.8)")
     edit.add_argument("--release", type=float, default=0.7, help="fraction of the steps the background lock holds "
                       "before it fades out (default 0.7)")
-    edit.add_argument("--attention", choices=("off", "region", "source"), default="off", help="with a region: "
+    edit.add_argument("--attention", choices=ATTENTION_MODES, default="off", help="with a region: "
                       "edit-region tokens may not attend to the source region (region) or the whole source (source); "
                       "default off")
     edit.add_argument("--threshold", type=float, default=None, help="auto region threshold 0..1 on the normalised "
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     shapes.add_argument("--out", default=None, help="write the results JSON here")
     shapes.add_argument("--count", type=int, default=None, help="pairs per task (default from the model card)")
     shapes.add_argument("--lora", default=None, help="score this LoRA instead of the bundled one")
-    shapes.add_argument("--region", choices=("off", "auto", "mask"), default="off", help="region-constrained "
+    shapes.add_argument("--region", choices=REGION_MODES, default="off", help="region-constrained "
                         "sampling: auto finds the region, mask is given each pair's true edit mask")
     add_reco_bench_parser(bench_commands)
     accept_negative_numbers(parser)

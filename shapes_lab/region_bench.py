@@ -15,13 +15,13 @@ from typing import Callable
 
 from reco_core.fsutil import atomic_write_text
 from .ablation import paired_effect, verdict
-from reco_core.shapes.bench import benchmark_pairs, benchmark_report, check_count, edit_options, shapes_pipeline
+from reco_core.shapes.bench import (REGION_MODES, benchmark_pairs, benchmark_report, check_count, edit_options,
+                                    shapes_pipeline)
 from .build import REPO_ROOT
 from reco_core.shapes.model import ShapesFiles
 
 DOCS = REPO_ROOT / "docs" / "region.md"
-MODES = ("off", "auto", "mask")
-REGION_MODES = MODES[1:]
+CONSTRAINED = tuple(mode for mode in REGION_MODES if mode != "off")
 SCORES = (("background_psnr", "bg PSNR (dB)", ".2f"), ("temporal_stability", "stability", ".3f"),
           ("edit_accuracy", "edit accuracy", ".3f"))
 
@@ -44,7 +44,7 @@ def comparison_rows(reports: dict[str, dict]) -> list[dict]:
         row = {"task": task, "region_iou": mean_region_iou(reports["auto"], task)}
         for key, _, _ in SCORES:
             row[key] = {"off": off["results"]["per_task"][task][key]}
-            for mode in REGION_MODES:
+            for mode in CONSTRAINED:
                 effect = paired_effect(reports[mode], off, task, key)
                 row[key][mode] = reports[mode]["results"]["per_task"][task][key]
                 row[key][f"{mode} - off"] = None if effect is None else {"mean": effect[0], "stderr": effect[1]}
@@ -68,13 +68,13 @@ def _with_difference(value: float | None, difference: dict | None, spec: str) ->
 
 def comparison_table(rows: list[dict]) -> str:
     """Markdown: per task and score, off, each region mode with its paired difference from off; the auto IoU."""
-    header = ["task", "score", "off"] + [f"{mode} ({mode} - off)" for mode in REGION_MODES] + ["auto region IoU"]
+    header = ["task", "score", "off"] + [f"{mode} ({mode} - off)" for mode in CONSTRAINED] + ["auto region IoU"]
     lines = ["| " + " | ".join(header) + " |", "|:---|:---" + "|---:" * (len(header) - 2) + "|"]
     for row in rows:
         for index, (key, title, spec) in enumerate(SCORES):
             entry = row[key]
             cells = [row["task"] if index == 0 else "", title, _cell(entry["off"], spec)]
-            cells += [_with_difference(entry[mode], entry[f"{mode} - off"], spec) for mode in REGION_MODES]
+            cells += [_with_difference(entry[mode], entry[f"{mode} - off"], spec) for mode in CONSTRAINED]
             cells.append(_cell(row["region_iou"], ".2f") if index == 0 else "")
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -115,7 +115,7 @@ def run_region_comparison(out: Path, count: int | None = None, files: ShapesFile
     started = time.time()
     pipeline = shapes_pipeline(files=files)
     pairs, options = benchmark_pairs(count), edit_options()
-    reports = {mode: benchmark_report(pipeline, pairs, options, mode, echo) for mode in MODES}
+    reports = {mode: benchmark_report(pipeline, pairs, options, mode, echo) for mode in REGION_MODES}
     summary = {"count": count, "options": reports["off"]["options"], "rows": comparison_rows(reports),
                "seconds_per_edit": {mode: seconds_per_edit(report) for mode, report in reports.items()},
                "reports": reports, "seconds": round(time.time() - started, 1)}

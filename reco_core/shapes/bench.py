@@ -15,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from ..choices import REGION_MODES
 from ..engine.options import EditOptions
 from ..errors import ReCoInputError
 from ..fsutil import atomic_write_text
@@ -30,9 +31,6 @@ DEFAULT_COUNT = 8
 #: Benchmark pair k of task i uses test seed BENCH_SEED_START + i * TASK_STRIDE + k.
 BENCH_SEED_START = 0
 TASK_STRIDE = 100_000
-#: "mask" gives the sampler the pair's ground-truth edit mask: what a user who paints the region exactly gets,
-#: and the ceiling of "auto".
-REGION_MODES = ("off", "auto", "mask")
 #: "world" draws pairs as training did; "other" with an independent renderer (`other_renderer`).
 RENDERERS = ("world", "other")
 
@@ -74,8 +72,8 @@ def check_region(region: str) -> None:
 def edit_pair(pipeline, pair: EditPair, options: EditOptions, region: str = "off"):
     """Edit one pair's source by its instruction with region mode `region`; returns the EditResult.
 
-    The one place a benchmark edit happens (the default region options of `RegionOptions`; "mask" is the pair's
-    ground-truth edit mask).
+    The one place a benchmark edit happens (the default region options of `RegionOptions`). Region "mask" is
+    given the pair's ground-truth edit mask: what a user who paints the region exactly gets, the ceiling of auto.
     """
     check_region(region)
     return pipeline(pair.source, pair.instruction, options=options, region=RegionOptions(mode=region),
