@@ -71,13 +71,15 @@ def split_halves(canvas: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Te
 def build_canvas(source: torch.Tensor, target: torch.Tensor | None = None, fill: float = GREY) -> torch.Tensor:
     """Frames [T, H, W, C] -> canvas [T, H, 2W, C] = [source | target]; a missing target is `fill` grey.
 
-    `source` (and `target`) must be 4-D frames of one shape and `fill` a finite number; otherwise ValueError
-    naming the argument. Zero-size frames give a zero-size canvas.
+    `source` (and `target`) must be 4-D frames of one shape and `fill` a finite number the frames' dtype can
+    hold; otherwise ValueError naming the argument. Zero-size frames give a zero-size canvas.
     """
     _require_ndim(source, 4, "source", "frames [T, H, W, C]")
     if target is None:
         if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not math.isfinite(fill):
             raise ValueError(f"fill must be a finite number, got {fill!r}")
+        if source.is_floating_point() and abs(fill) > torch.finfo(source.dtype).max:
+            raise ValueError(f"fill {fill!r} does not fit the frames' {source.dtype}; use a grey level in 0..1")
         target = torch.full_like(source, fill)
     _require_ndim(target, 4, "target", "frames [T, H, W, C]")
     return join_halves(source, target, FRAMES_WIDTH_DIM)
