@@ -20,6 +20,7 @@ from typing import Callable
 from reco_core.fsutil import atomic_write_text, tomllib
 from reco_core.shapes.bench import check_count, run_benchmark
 from .build import BUILD_LOG, LORA_CONFIG, LORA_RUN, REPO_ROOT, Log, train_lora
+from .model_card import scores_and_reference_lines
 from reco_core.shapes.metrics import format_table
 from reco_core.shapes.model import ShapesFiles, read_benchmark, shipped_files
 
@@ -224,8 +225,7 @@ def benchmark_markdown(reports: dict[str, dict], unchanged: dict, effects: dict,
     ]
     if shipped:
         lines += ["## The shipped model", "", f"{shipped['count']} held-out pairs per task.", "",
-                  format_table(shipped["results"], markdown=True), "",
-                  "Returning the source unchanged:", "", format_table(shipped["unchanged"], markdown=True), ""]
+                  *scores_and_reference_lines(shipped)]
     lines += [
         "## Ablation: the two region constraints",
         "",

@@ -123,3 +123,34 @@ def test_aggregate_and_tables(pairs):
     markdown = format_table(summary, markdown=True)
     assert markdown.startswith("| task |") and markdown.count("\n") == len(TASKS) + 2
     assert "| style |" in markdown and " - |" in markdown
+
+
+class _PixelCodec:
+    """A stand-in pipeline whose "latents" are the canvas pixels themselves, decoded by `decode` (a lossless
+    codec by default), cropped to the half `half` names."""
+
+    def __init__(self, half: int = 1, damage=None):
+        self.half, self.damage = half, damage
+
+    def encode_frames(self, frames):
+        return frames.unsqueeze(0)
+
+    def decode_edit(self, latents, options):
+        from reco_core.layout import split_canvas
+
+        frames = split_canvas(latents[0])[self.half]
+        return frames if self.damage is None else self.damage(frames)
+
+
+def test_codec_ceiling_is_perfect_for_a_lossless_codec_and_lower_for_a_shifting_one(pairs):
+    from reco_core.shapes.bench import codec_ceiling_results, edit_options, unchanged_results
+
+    options = edit_options()
+    lossless = codec_ceiling_results(_PixelCodec(), pairs, options)["per_task"]
+    shifted = codec_ceiling_results(_PixelCodec(damage=lambda f: f.roll(2, dims=2)), pairs, options)["per_task"]
+    source_half = codec_ceiling_results(_PixelCodec(half=0), pairs, options)
+    for task in TASKS:
+        assert lossless[task]["edit_accuracy"] == pytest.approx(1.0), task
+        assert shifted[task]["edit_accuracy"] < 0.95, task
+    # The ceiling is the target half's: cropping the source half instead scores what the unchanged source does.
+    assert source_half == unchanged_results(pairs)

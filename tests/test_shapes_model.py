@@ -271,6 +271,33 @@ def test_committed_benchmark_beats_the_unchanged_source_and_the_card_says_where_
 
 
 @needs_weights
+def test_committed_benchmark_stays_under_its_codec_ceiling_and_the_card_says_where_the_ceiling_misses_the_bar():
+    from shapes_lab.model_card import ceiling_lines
+
+    benchmark = shapes_model.read_benchmark()
+    ours, ceiling = benchmark["results"]["per_task"], benchmark["codec_ceiling"]["per_task"]
+    for task in TASKS:
+        assert ours[task]["edit_accuracy"] <= ceiling[task]["edit_accuracy"], task
+    card = FILES.model_card.read_text()
+    assert ceiling_lines(benchmark) and all(line in card for line in ceiling_lines(benchmark))
+
+
+def test_ceiling_lines_name_the_tasks_whose_ceiling_misses_the_bar():
+    from shapes_lab.model_card import MIN_BACKGROUND_PSNR, MIN_EDIT_ACCURACY, ceiling_lines
+
+    def benchmark(accuracy: dict, psnr: float) -> dict:
+        per_task = {task: {"edit_accuracy": value, "background_psnr": None if task == "style" else psnr}
+                    for task, value in accuracy.items()}
+        return {"codec_ceiling": {"per_task": per_task}}
+
+    high = dict.fromkeys(TASKS, MIN_EDIT_ACCURACY + 0.1)
+    assert ceiling_lines({}) == []
+    assert "meets the bar on every task" in " ".join(ceiling_lines(benchmark(high, MIN_BACKGROUND_PSNR + 1)))
+    text = " ".join(ceiling_lines(benchmark({**high, "replace": 0.5}, MIN_BACKGROUND_PSNR - 1)))
+    assert "edit accuracy on replace (0.50)" in text and "background PSNR on add" in text and "style" not in text
+
+
+@needs_weights
 def test_the_instruction_steers_the_shipped_model(shipped_pipeline):
     from reco_core.shapes.bench import benchmark_pairs, edit_options, instruction_steering
 

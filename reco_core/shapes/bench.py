@@ -2,7 +2,8 @@
 
 Pairs come from the test split (never trained on), `count` per task, the same every run. Each pair is
 edited by `edit_pair` and scored by `reco_core.shapes.metrics`; the table is printed and, with `out`,
-written as JSON together with the "return the source unchanged" baseline.
+written as JSON together with two references: returning the source unchanged (the floor) and the ground
+truth itself through the model's VAE (`codec_ceiling_results`, the most any edit this VAE decodes can score).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..choices import REGION_MODES
 from ..engine.options import EditOptions
 from ..errors import ReCoInputError
 from ..fsutil import atomic_write_text
+from ..layout import build_canvas
 from ..masks import pixel_to_latent_mask
 from ..region import RegionOptions, region_iou
 from .metrics import aggregate, format_table, score_pair
@@ -93,6 +95,18 @@ def unchanged_results(pairs: list[EditPair]) -> dict:
     return aggregate((pair.task, score_pair(pair.source, pair)) for pair in pairs)
 
 
+def codec_ceiling_results(pipeline, pairs: list[EditPair], options: EditOptions) -> dict:
+    """Scores of each pair's ground truth after the model's VAE: the canvas [source | target] encoded, then
+    decoded as an edit is (`decode_edit`) and cropped. No edit decoded by this VAE can be expected to score
+    more, so a bar above these scores asks for a better VAE, not a better edit model."""
+    rows = []
+    for pair in pairs:
+        latents = pipeline.encode_frames(build_canvas(pair.source, pair.target))
+        frames = pipeline.decode_edit(latents, options)[: pair.source.shape[0]]
+        rows.append((pair.task, score_pair(frames, pair)))
+    return aggregate(rows)
+
+
 def score_edits(pipeline, pairs: list[EditPair], options: EditOptions, region: str = "off",
                 echo: Callable[[str], None] = print) -> list[dict]:
     """Edit and score every pair; one row per pair (task, seed, instruction, seconds, scores)."""
@@ -138,16 +152,19 @@ def shapes_pipeline(lora: str | Path | None = None, files: ShapesFiles | None = 
 
 def benchmark_report(pipeline, pairs: list[EditPair], options: EditOptions, region: str,
                      echo: Callable[[str], None] = print) -> dict:
-    """Edit and score `pairs`: {"region", "options", "results", "unchanged", "pairs", "seconds"}."""
+    """Edit and score `pairs`: {"region", "options", "results", "unchanged", "codec_ceiling", "pairs", "seconds"}."""
     started = time.time()
     rows = score_edits(pipeline, pairs, options, region, echo)
     results = aggregate((row["task"], row["scores"]) for row in rows)
     report = {
         "region": region, "options": {k: v for k, v in asdict(options).items() if k != "extra"},
-        "results": results, "unchanged": unchanged_results(pairs), "pairs": rows,
+        "results": results, "unchanged": unchanged_results(pairs),
+        "codec_ceiling": codec_ceiling_results(pipeline, pairs, options), "pairs": rows,
         "seconds": round(time.time() - started, 1),
     }
     echo(format_table(results))
+    echo("[bench] the ground truth after the model's VAE (the codec ceiling):")
+    echo(format_table(report["codec_ceiling"]))
     echo(f"[bench] {len(pairs)} edits in {report['seconds']:.0f} s (region {region})")
     return report
 
@@ -158,8 +175,8 @@ def run_benchmark(out: str | Path | None = None, count: int | None = None, lora:
                   echo: Callable[[str], None] = print) -> dict:
     """Benchmark the miniature (the shipped LoRA, or `lora`, merged at `strength`) on `count` test pairs per task.
 
-    Returns {"count", "lora", "lora_strength", "renderer", "region", "options", "results", "unchanged", "pairs",
-    "seconds"} and writes it to `out` as JSON when given.
+    Returns {"count", "lora", "lora_strength", "renderer", "region", "options", "results", "unchanged",
+    "codec_ceiling", "pairs", "seconds"} and writes it to `out` as JSON when given.
     """
     check_region(region)
     check_renderer(renderer)
