@@ -22,7 +22,7 @@ from ..reco_core import checks
 from ..reco_core.engine.options import DECODE_MODES
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import RESIZE_MODES
-from ..reco_core.region import ATTENTION_MODES, REGION_MODES
+from ..reco_core.choices import ATTENTION_MODES, REGION_MODES
 from ..reco_core.windows import DEFAULT_OVERLAP, WINDOW_MODES, Window, WindowPlan, blend_into, plan_windows, \
     union_into, window_mask
 from . import previews

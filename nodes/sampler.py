@@ -22,8 +22,9 @@ from ..reco_core.attention import hide_source
 from ..reco_core.errors import ReCoInputError
 from ..reco_core.frames import fit_region_mask
 from ..reco_core.masks import canvas_tokens, latent_to_pixel_mask, pixel_to_latent_mask
-from ..reco_core.region import ATTENTION_MODES, REGION_MODES, RegionOptions, RegionState, attention_layer_names, \
-    auto_region, canvas_lock_mask, lock_weight
+from ..reco_core.choices import ATTENTION_MODES, REGION_MODES
+from ..reco_core.region import RegionOptions, RegionState, attention_layer_names, auto_region, canvas_lock_mask, \
+    lock_weight
 from . import previews
 from .common import CATEGORY, advanced, video_latent
 

@@ -305,7 +305,8 @@ def build_checks_stage(files: ShapesFiles, plan: BuildPlan, log: Log) -> dict:
     sources = benchmark_pairs(plan.steering_sources, tasks=("remove",))
     steering = instruction_steering(shapes_pipeline(files=files), sources, edit_options(), log.echo)
     other = run_benchmark(count=plan.bench_count, files=files, renderer="other", echo=log.echo)
-    return {"steering": steering, "other_renderer": {key: other[key] for key in ("count", "results", "unchanged", "codec_ceiling")}}
+    kept = ("count", "results", "unchanged", "codec_ceiling")
+    return {"steering": steering, "other_renderer": {key: other[key] for key in kept}}
 
 
 STAGE_FUNCTIONS = {

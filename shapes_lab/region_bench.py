@@ -15,8 +15,8 @@ from typing import Callable
 
 from reco_core.fsutil import atomic_write_text
 from .ablation import paired_effect, verdict
-from reco_core.shapes.bench import (REGION_MODES, benchmark_pairs, benchmark_report, check_count, edit_options,
-                                    shapes_pipeline)
+from reco_core.choices import REGION_MODES
+from reco_core.shapes.bench import benchmark_pairs, benchmark_report, check_count, edit_options, shapes_pipeline
 from .build import REPO_ROOT
 from reco_core.shapes.model import ShapesFiles
 

@@ -126,8 +126,8 @@ def test_aggregate_and_tables(pairs):
 
 
 class _PixelCodec:
-    """A stand-in pipeline whose "latents" are the canvas pixels themselves, decoded by `decode` (a lossless
-    codec by default), cropped to the half `half` names."""
+    """A stand-in pipeline whose "latents" are the canvas pixels themselves: decoding crops the half `half` names
+    (the target by default) and applies `damage` (none: a lossless codec)."""
 
     def __init__(self, half: int = 1, damage=None):
         self.half, self.damage = half, damage
